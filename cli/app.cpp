@@ -1,0 +1,198 @@
+// The command line: every flag of every subcommand, wired to CLI11. This is the only file that
+// includes CLI11 (it is heavy to compile); the subcommands themselves live in cmd_*.cpp.
+#include "cli/context.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstring>
+#include <fmt/format.h>
+#include <functional>
+
+namespace bsup::cli {
+
+namespace {
+
+constexpr const char* k_description =
+    "bsup makes sure that a resource is used by one process at a time, across machines.\n"
+    "Exit codes: 0 done, 1 not acquired / not held, 2 usage, 3 backend, 4 state file,\n"
+    "5 lock lost (run), 130 interrupted.";
+
+using Action = std::function<core::ExitCode()>;
+
+void add_global_flags(CLI::App& app, GlobalFlags& f) {
+    const char* g = "Global";
+    app.add_option("--from", f.from, "Driver: sqlite, postgres or consul (env BSUP_FROM)")
+        ->check(CLI::IsMember({"sqlite", "postgres", "postgresql", "consul"}))
+        ->group(g);
+    app.add_option("--connection", f.connection,
+                   "Backend connection; a secret, never printed (env BSUP_CONNECTION)")
+        ->group(g);
+    app.add_option("--state-file", f.state_file,
+                   "Session state file (env BSUP_STATE_FILE; default "
+                   "$XDG_STATE_HOME/bsup/state.json)")
+        ->group(g);
+    app.add_option("--timeout", f.timeout, "Bound on each backend call (default 10s)")->group(g);
+    app.add_option("--token-file", f.token_file, "consul: file with the ACL token")->group(g);
+    app.add_flag("--json", f.json, "Print one JSON document on stdout (same as -o json)")
+        ->group(g);
+    app.add_option("-o,--output", f.output, "Output format: text or json")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->group(g);
+    app.add_option("--log-format", f.log_format, "Diagnostics on stderr: text or json")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->group(g);
+    app.add_flag("-v,--verbose", f.verbose, "Log what bsup does on stderr")->group(g);
+    app.add_flag("-q,--quiet", f.quiet, "Print only results and errors")->group(g);
+}
+
+CLI::App* subcommand(CLI::App& app, Action& action, const char* name, const char* description,
+                     const char* example, Action run) {
+    CLI::App* cmd = app.add_subcommand(name, description);
+    cmd->footer(example);
+    cmd->callback([&action, run = std::move(run)] { action = run; });
+    return cmd;
+}
+
+// The flags of every subcommand; they live as long as the parse and the run.
+struct CommandFlags {
+    RegisterFlags reg;
+    DeregisterFlags dereg;
+    LockFlags lock;
+    UnlockFlags unlock;
+    StatusFlags status;
+};
+
+void add_commands(CLI::App& app, Context& ctx, Action& action, CommandFlags& flags) {
+    RegisterFlags& reg = flags.reg;
+    CLI::App* cmd = subcommand(
+        app, action, "register", "Start a session and register its service (Blacksmith's Init)",
+        "Example:\n  bsup register --name blacksmith-gateway --address :9090 --ttl 1m",
+        [&ctx, &reg] { return register_command(ctx, reg); });
+    cmd->add_option("--name", reg.name, "Service name (default bsup)");
+    cmd->add_option("--id", reg.id, "Service ID (default: the session ID)");
+    cmd->add_option("--address", reg.address, "Service address (default: the host name)");
+    cmd->add_option("--service-version", reg.version, "Service version");
+    cmd->add_option("--tag", reg.tags, "Service tag (repeatable)");
+    cmd->add_option("--meta", reg.meta, "Service metadata KEY=VALUE (repeatable)");
+    cmd->add_option("--ttl", reg.ttl, "Session TTL, 10s to 24h (default 15m)");
+
+    DeregisterFlags& dereg = flags.dereg;
+    cmd = subcommand(app, action, "deregister",
+                     "Release every key of this session, end it, deregister its service "
+                     "(Blacksmith's Shutdown)",
+                     "Example:\n  trap 'bsup deregister' EXIT",
+                     [&ctx, &dereg] { return deregister_command(ctx, dereg); });
+    cmd->add_flag("--force", dereg.force,
+                  "Discard the state file even when it is corrupt, of another backend, or the "
+                  "backend cannot be reached");
+
+    LockFlags& lock = flags.lock;
+    cmd = subcommand(
+        app, action, "lock",
+        "Acquire KEY for this session; starts a session first when there is none",
+        "Example:\n  bsup lock migrations/warehouse --wait 10m && migrate up; "
+        "bsup unlock migrations/warehouse",
+        [&ctx, &lock] { return lock_command(ctx, lock); });
+    cmd->add_option("key", lock.key, "The key, like migrations/warehouse")->required();
+    cmd->add_option("--ttl", lock.ttl,
+                    "TTL of the session this command starts (10s to 24h, default 15m)");
+    cmd->add_option("--wait", lock.wait, "Wait up to this long for the key (default 0: try once)");
+    cmd->add_option("--conflict-exit-code", lock.conflict_exit_code,
+                    "Exit code when the key is held by another session (default 1)")
+        ->check(CLI::Range(0, 255));
+
+    UnlockFlags& unlock = flags.unlock;
+    cmd = subcommand(app, action, "unlock", "Release KEY held by this session",
+                     "Examples:\n  bsup unlock migrations/warehouse\n"
+                     "  bsup unlock --force migrations/warehouse   # its holder was killed",
+                     [&ctx, &unlock] { return unlock_command(ctx, unlock); });
+    cmd->add_option("key", unlock.key, "The key, like migrations/warehouse")->required();
+    cmd->add_flag("--force", unlock.force,
+                  "Break the lock whoever holds it (for operators: its holder died)");
+
+    StatusFlags& status = flags.status;
+    cmd = subcommand(app, action, "status",
+                     "Show who holds KEYs, since when, until when (default: every held key)",
+                     "Examples:\n  bsup status\n"
+                     "  bsup status migrations/warehouse --json | jq .is_acquired\n"
+                     "  bsup status --json | jq -r '.[] | select(.is_acquired) | .key'",
+                     [&ctx, &status] { return status_command(ctx, status); });
+    cmd->add_option("keys", status.keys, "Keys to show");
+    cmd->add_flag("-e,--exit-status", status.exit_status,
+                  "Exit 1 when a named key is free (with no key: when none is held)");
+
+    subcommand(app, action, "renew", "Extend this session by its TTL",
+               "Example:\n  while migrate step; do bsup renew; done",
+               [&ctx] { return renew_command(ctx); });
+    subcommand(app, action, "services", "List the registered services",
+               "Example:\n  bsup services --json | jq -r '.[].name'",
+               [&ctx] { return services_command(ctx); });
+    subcommand(app, action, "version", "Print the version and the drivers built in",
+               "Example:\n  bsup version --json | jq -r '.drivers[]'",
+               [&ctx] { return version_command(ctx); });
+}
+
+// Before parsing succeeded, the flags are not known; look for --json in the raw arguments so
+// that a usage error is still one JSON document when it was asked for.
+bool wants_json(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--") {
+            break;
+        }
+        if (arg == "--json" || arg == "--output=json" || arg == "-ojson") {
+            return true;
+        }
+        if ((arg == "-o" || arg == "--output") && i + 1 < argc &&
+            std::strcmp(argv[i + 1], "json") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+int run(int argc, char** argv) {
+    Context ctx;
+    Action action;
+    CommandFlags flags;
+    CLI::App app(k_description, "bsup");
+    app.fallthrough(); // global flags work after the subcommand too
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("bsup ") + BSUP_VERSION);
+    app.footer("Run 'bsup COMMAND --help' for a command's flags; 'man bsup' for the rest.");
+    add_global_flags(app, ctx.flags);
+    add_commands(app, ctx, action, flags);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::fputs(app.help().c_str(), stdout);
+        return 0;
+    } catch (const CLI::CallForAllHelp&) {
+        std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
+        return 0;
+    } catch (const CLI::CallForVersion& e) {
+        std::fputs((std::string(e.what()) + "\n").c_str(), stdout);
+        return 0;
+    } catch (const CLI::ParseError& e) {
+        ctx.out.format = wants_json(argc, argv) ? Format::json : Format::text;
+        ctx.out.error(core::usage_error(e.what(), "run 'bsup --help' for usage"));
+        return static_cast<int>(core::ExitCode::usage);
+    }
+
+    ctx.finish_parsing();
+    try {
+        return static_cast<int>(action());
+    } catch (const core::Error& e) {
+        ctx.out.error(e);
+        return static_cast<int>(e.exit_code());
+    } catch (const std::exception& e) {
+        ctx.out.error(core::Error(core::ExitCode::backend, "internal",
+                                  fmt::format("unexpected failure: {}", e.what()),
+                                  "please report this as a bug"));
+        return static_cast<int>(core::ExitCode::backend);
+    }
+}
+
+} // namespace bsup::cli
