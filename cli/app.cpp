@@ -32,6 +32,9 @@ void add_global_flags(CLI::App& app, GlobalFlags& f) {
         ->group(g);
     app.add_option("--timeout", f.timeout, "Bound on each backend call (default 10s)")->group(g);
     app.add_option("--token-file", f.token_file, "consul: file with the ACL token")->group(g);
+    app.add_option("--lock-delay", f.lock_delay,
+                   "consul: the session's lock delay (default 15s; 0 allowed)")
+        ->group(g);
     app.add_flag("--json", f.json, "Print one JSON document on stdout (same as -o json)")
         ->group(g);
     app.add_option("-o,--output", f.output, "Output format: text or json")
@@ -73,6 +76,8 @@ void add_commands(CLI::App& app, Context& ctx, Action& action, CommandFlags& fla
     cmd->add_option("--service-version", reg.version, "Service version");
     cmd->add_option("--tag", reg.tags, "Service tag (repeatable)");
     cmd->add_option("--meta", reg.meta, "Service metadata KEY=VALUE (repeatable)");
+    cmd->add_option("--check-http", reg.check_http,
+                    "consul: URL the agent polls as the service's health check");
     cmd->add_option("--ttl", reg.ttl, "Session TTL, 10s to 24h (default 15m)");
 
     DeregisterFlags& dereg = flags.dereg;

@@ -34,7 +34,7 @@ core::Service service_from(const RegisterFlags& f) {
 core::ExitCode register_command(Context& ctx, const RegisterFlags& f) {
     core::Duration ttl = core::parse_duration(f.ttl, "--ttl");
     core::validate_ttl(ttl, ctx.env);
-    core::Client client = ctx.client(service_from(f), ttl);
+    core::Client client = ctx.client(service_from(f), ttl, f.check_http);
     core::Registration reg = client.register_session();
     nlohmann::ordered_json doc = session_json(reg.session, client.config());
     doc["created"] = reg.created;

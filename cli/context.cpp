@@ -14,7 +14,7 @@ void Context::finish_parsing() {
     out.color = ::isatty(STDOUT_FILENO) != 0 && !env("NO_COLOR");
 }
 
-core::Client Context::client(core::Service service, core::Duration ttl) {
+core::Client Context::client(core::Service service, core::Duration ttl, std::string check_http) {
     core::ConnectionRequest request;
     request.from = flags.from;
     request.connection = flags.connection;
@@ -23,9 +23,12 @@ core::Client Context::client(core::Service service, core::Duration ttl) {
         throw core::usage_error("invalid --timeout 0: must be more than zero");
     }
     request.token_file = flags.token_file;
+    if (!flags.lock_delay.empty()) {
+        request.lock_delay = core::parse_duration(flags.lock_delay, "--lock-delay");
+    }
     core::ConnectionSettings settings = core::resolve_connection(request, env);
     core::ClientConfig config{settings, core::state_file_path(flags.state_file, env),
-                              std::move(service), ttl};
+                              std::move(service), ttl, std::move(check_http)};
     out.debug(fmt::format("driver {} at {}; state file {}", core::to_string(settings.driver),
                           settings.endpoint, config.state_path.string()));
     return core::Client(std::move(config), &drivers::make_supervisor,

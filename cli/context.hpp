@@ -20,7 +20,7 @@ public:
     // A client for this invocation: connection, state file and session settings resolved from
     // flags and environment. `service` and `ttl` matter only to commands that start a session.
     core::Client client(core::Service service = core::default_service(),
-                        core::Duration ttl = core::k_default_ttl);
+                        core::Duration ttl = core::k_default_ttl, std::string check_http = {});
 };
 
 // The subcommands (cli/cmd_*.cpp): each turns its flags into a call into core and prints.

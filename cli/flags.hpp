@@ -15,6 +15,7 @@ struct GlobalFlags {
     std::optional<std::string> state_file;
     std::string timeout = "10s";
     std::string token_file;
+    std::string lock_delay;
     bool json = false;
     std::string output = "text";
     std::string log_format = "text";
@@ -29,6 +30,7 @@ struct RegisterFlags {
     std::string version;
     std::vector<std::string> tags;
     std::vector<std::string> meta;
+    std::string check_http;
     std::string ttl = "15m";
 };
 

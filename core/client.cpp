@@ -76,7 +76,7 @@ std::optional<State> Client::current_state() {
 
 // Called with the state file's guard held.
 Session Client::start_session(const StateFile& file) {
-    SessionRequest request{m_config.service, m_config.ttl};
+    SessionRequest request{m_config.service, m_config.ttl, m_config.check_http};
     std::string id = new_ksuid();
     request.service.id = request.service.id.empty() ? id : request.service.id;
     Session session = supervisor().init(id, request);

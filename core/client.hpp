@@ -26,6 +26,7 @@ struct ClientConfig {
     std::filesystem::path state_path;
     Service service;            // what register (or the first lock) registers
     Duration ttl = k_default_ttl; // the TTL of a session that this client starts
+    std::string check_http;       // consul: the service's HTTP health check
 };
 
 struct Registration {

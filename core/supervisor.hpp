@@ -11,6 +11,7 @@ namespace bsup::core {
 struct SessionRequest {
     Service service; // id is set by the caller to the new session ID
     Duration ttl{};
+    std::string check_http; // consul: a URL the agent polls as the service's health check
 };
 
 // The supervisor of Blacksmith: one implementation per backend (drivers/<name>/). Every call is
