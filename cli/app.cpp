@@ -3,9 +3,11 @@
 #include "cli/context.hpp"
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstring>
 #include <fmt/format.h>
 #include <functional>
+#include <unistd.h>
 
 namespace bsup::cli {
 
@@ -60,6 +62,7 @@ struct CommandFlags {
     RegisterFlags reg;
     DeregisterFlags dereg;
     LockFlags lock;
+    RunFlags run;
     UnlockFlags unlock;
     StatusFlags status;
 };
@@ -102,6 +105,24 @@ void add_commands(CLI::App& app, Context& ctx, Action& action, CommandFlags& fla
                     "TTL of the session this command starts (10s to 24h, default 15m)");
     cmd->add_option("--wait", lock.wait, "Wait up to this long for the key (default 0: try once)");
     cmd->add_option("--conflict-exit-code", lock.conflict_exit_code,
+                    "Exit code when the key is held by another session (default 1)")
+        ->check(CLI::Range(0, 255));
+
+    RunFlags& run = flags.run;
+    cmd = subcommand(
+        app, action, "run",
+        "Hold KEY exactly as long as a command runs; stop the command if the lock is lost",
+        "Example:\n  bsup run migrations/warehouse --wait 10m -- migrate up",
+        [&ctx, &run] { return run_command(ctx, run); });
+    cmd->add_option("key", run.key, "The key, like migrations/warehouse")->required();
+    cmd->add_option("command", run.command, "The command and its arguments, after --")
+        ->required();
+    cmd->add_option("--wait", run.wait, "Wait up to this long for the key (default 0: try once)");
+    cmd->add_option("--ttl", run.ttl,
+                    "TTL of the session run starts, renewed at a third of it (default 15s)");
+    cmd->add_option("--grace", run.grace,
+                    "Time between TERM and KILL when the lock is lost (default 10s)");
+    cmd->add_option("--conflict-exit-code", run.conflict_exit_code,
                     "Exit code when the key is held by another session (default 1)")
         ->check(CLI::Range(0, 255));
 
@@ -155,6 +176,32 @@ bool wants_json(int argc, char** argv) {
     return false;
 }
 
+// Ctrl-C (while waiting for a key, say) ends bsup at once with exit 130, even when the shell
+// started it with SIGINT ignored (a background job). Only async-signal-safe calls in the handler;
+// what it may interrupt is safe to cut: the state file is replaced by rename, SQLite rolls back.
+bool g_json_errors = false;
+
+extern "C" void on_interrupt(int /*signal*/) {
+    constexpr char k_text[] = "bsup: error: interrupted\n";
+    constexpr char k_json[] =
+        R"({"error":{"code":"interrupted","message":"interrupted","exit_code":130}})"
+        "\n";
+    ssize_t ignored = ::write(STDERR_FILENO, k_text, sizeof k_text - 1);
+    if (g_json_errors) {
+        ignored = ::write(STDOUT_FILENO, k_json, sizeof k_json - 1);
+    }
+    (void)ignored;
+    ::_exit(static_cast<int>(core::ExitCode::interrupted));
+}
+
+void handle_interrupts(bool json) {
+    g_json_errors = json;
+    struct sigaction action {};
+    action.sa_handler = &on_interrupt;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, nullptr);
+}
+
 } // namespace
 
 int run(int argc, char** argv) {
@@ -187,6 +234,7 @@ int run(int argc, char** argv) {
     }
 
     ctx.finish_parsing();
+    handle_interrupts(ctx.out.json());
     try {
         return static_cast<int>(action());
     } catch (const core::Error& e) {

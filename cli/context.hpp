@@ -27,6 +27,7 @@ public:
 core::ExitCode register_command(Context& ctx, const RegisterFlags& f);
 core::ExitCode deregister_command(Context& ctx, const DeregisterFlags& f);
 core::ExitCode lock_command(Context& ctx, const LockFlags& f);
+core::ExitCode run_command(Context& ctx, const RunFlags& f);
 core::ExitCode unlock_command(Context& ctx, const UnlockFlags& f);
 core::ExitCode status_command(Context& ctx, const StatusFlags& f);
 core::ExitCode renew_command(Context& ctx);

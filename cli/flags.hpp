@@ -45,6 +45,15 @@ struct LockFlags {
     int conflict_exit_code = 1;
 };
 
+struct RunFlags {
+    std::string key;
+    std::string wait = "0";
+    std::string ttl = "15s";
+    std::string grace = "10s";
+    int conflict_exit_code = 1;
+    std::vector<std::string> command;
+};
+
 struct UnlockFlags {
     std::string key;
     bool force = false;

@@ -76,10 +76,7 @@ std::optional<State> Client::current_state() {
 
 // Called with the state file's guard held.
 Session Client::start_session(const StateFile& file) {
-    SessionRequest request{m_config.service, m_config.ttl, m_config.check_http};
-    std::string id = new_ksuid();
-    request.service.id = request.service.id.empty() ? id : request.service.id;
-    Session session = supervisor().init(id, request);
+    Session session = start_own_session();
     try {
         file.write(State{m_config.connection.driver, m_config.connection.endpoint, session});
     } catch (...) {
@@ -140,7 +137,6 @@ Deregistration Client::deregister(bool force) {
 Acquisition Client::lock(const std::string& key, Duration wait,
                          const std::function<void(const Semaphore&)>& on_blocked) {
     validate_key(key);
-    TimePoint deadline = now() + wait;
     StateFile file(m_config.state_path);
     Session session;
     {
@@ -148,10 +144,18 @@ Acquisition Client::lock(const std::string& key, Duration wait,
         std::optional<State> state = current_state();
         session = state ? state->session : start_session(file);
     }
+    return acquire(session, key, wait, on_blocked, true);
+}
+
+Acquisition Client::acquire(Session& session, const std::string& key, Duration wait,
+                            const std::function<void(const Semaphore&)>& on_blocked,
+                            bool persistent) {
+    validate_key(key);
+    TimePoint deadline = now() + wait;
     Lock lock{key};
     std::string last_holder;
     for (;;) {
-        Acquisition result = lock_once(session, lock);
+        Acquisition result = lock_once(session, lock, persistent);
         if (result.acquired || now() >= deadline) {
             return result;
         }
@@ -159,28 +163,64 @@ Acquisition Client::lock(const std::string& key, Duration wait,
             last_holder = result.semaphore.session_id;
             on_blocked(result.semaphore);
         }
-        supervisor().wait_for_change(lock, result.semaphore, deadline);
+        // A wait may outlive the session's TTL: renew it each time a third of the TTL has passed.
+        TimePoint wake = deadline;
+        if (session.expires_at) {
+            TimePoint renew_at = *session.expires_at - session.ttl * 2 / 3;
+            if (now() >= renew_at) {
+                session = supervisor().renew(session);
+                renew_at = session.expires_at.value_or(now() + session.ttl) - session.ttl * 2 / 3;
+            }
+            wake = std::min(wake, renew_at);
+        }
+        supervisor().wait_for_change(lock, result.semaphore, wake);
     }
 }
 
 // One attempt; when the backend forgot the session, starts a new one (or adopts the one another
-// process wrote meanwhile) and tries again.
-Acquisition Client::lock_once(Session& session, const Lock& lock) {
+// process wrote to the state file meanwhile) and tries again.
+Acquisition Client::lock_once(Session& session, const Lock& lock, bool persistent) {
     try {
         return supervisor().lock(session, lock);
     } catch (const SessionGone&) {
-        StateFile file(m_config.state_path);
-        StateFile::Guard guard = file.lock();
-        std::optional<State> state = current_state();
-        if (state && state->session.id != session.id) {
-            session = state->session;
+        if (persistent) {
+            StateFile file(m_config.state_path);
+            StateFile::Guard guard = file.lock();
+            std::optional<State> state = current_state();
+            if (state && state->session.id != session.id) {
+                session = state->session;
+            } else {
+                m_notice(fmt::format("session {} had lapsed; starting a new one", session.id));
+                session = start_session(file);
+            }
         } else {
-            m_notice(fmt::format("session {} had lapsed; starting a new one", session.id));
-            session = start_session(file);
+            session = start_own_session();
         }
     }
     return supervisor().lock(session, lock);
 }
+
+Session Client::start_own_session() {
+    SessionRequest request{m_config.service, m_config.ttl, m_config.check_http};
+    std::string id = new_ksuid();
+    request.service.id = request.service.id.empty() ? id : request.service.id;
+    return supervisor().init(id, request);
+}
+
+Client::RunSession Client::session_for_run() {
+    if (std::optional<State> state = current_state()) {
+        return RunSession{state->session, false};
+    }
+    return RunSession{start_own_session(), true};
+}
+
+Session Client::renew(const Session& session) { return supervisor().renew(session); }
+
+Release Client::release(const Session& session, const std::string& key) {
+    return supervisor().unlock(session, Lock{key});
+}
+
+void Client::end(const Session& session) { supervisor().shutdown(session); }
 
 Release Client::unlock(const std::string& key, bool force) {
     validate_key(key);

@@ -63,6 +63,22 @@ public:
     // `force`, breaks the lock whoever holds it, and needs no session.
     Release unlock(const std::string& key, bool force);
 
+    // For `run`: the session of the state file when there is one (kept afterwards: `own` is
+    // false), else a session of its own that no state file remembers (to be ended with end()).
+    struct RunSession {
+        Session session;
+        bool own = false;
+    };
+    RunSession session_for_run();
+
+    // The waiting loop of lock(), on a session the caller holds; renews the session while it
+    // waits. `persistent`: a lapsed session is replaced by one written to the state file.
+    Acquisition acquire(Session& session, const std::string& key, Duration wait,
+                        const std::function<void(const Semaphore&)>& on_blocked, bool persistent);
+    Session renew(const Session& session);
+    Release release(const Session& session, const std::string& key);
+    void end(const Session& session);
+
     Semaphore status(const std::string& key);
     std::vector<Semaphore> held();
     Session renew();
@@ -74,7 +90,8 @@ public:
 private:
     Supervisor& supervisor();
     Session start_session(const StateFile& file);
-    Acquisition lock_once(Session& session, const Lock& lock);
+    Session start_own_session();
+    Acquisition lock_once(Session& session, const Lock& lock, bool persistent);
 
     ClientConfig m_config;
     SupervisorFactory m_factory;
