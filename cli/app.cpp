@@ -65,7 +65,16 @@ struct CommandFlags {
     RunFlags run;
     UnlockFlags unlock;
     StatusFlags status;
+    HeartbeatFlags heartbeat;
 };
+
+void add_keepalive_flags(CLI::App* cmd, bool& keepalive, int& pid) {
+    cmd->add_flag("--keepalive", keepalive,
+                  "Renew the session from a detached process while the calling shell lives");
+    cmd->add_option("--keepalive-pid", pid,
+                    "With --keepalive: watch this process instead of the calling shell")
+        ->check(CLI::PositiveNumber);
+}
 
 void add_commands(CLI::App& app, Context& ctx, Action& action, CommandFlags& flags) {
     RegisterFlags& reg = flags.reg;
@@ -82,6 +91,7 @@ void add_commands(CLI::App& app, Context& ctx, Action& action, CommandFlags& fla
     cmd->add_option("--check-http", reg.check_http,
                     "consul: URL the agent polls as the service's health check");
     cmd->add_option("--ttl", reg.ttl, "Session TTL, 10s to 24h (default 15m)");
+    add_keepalive_flags(cmd, reg.keepalive, reg.keepalive_pid);
 
     DeregisterFlags& dereg = flags.dereg;
     cmd = subcommand(app, action, "deregister",
@@ -107,6 +117,7 @@ void add_commands(CLI::App& app, Context& ctx, Action& action, CommandFlags& fla
     cmd->add_option("--conflict-exit-code", lock.conflict_exit_code,
                     "Exit code when the key is held by another session (default 1)")
         ->check(CLI::Range(0, 255));
+    add_keepalive_flags(cmd, lock.keepalive, lock.keepalive_pid);
 
     RunFlags& run = flags.run;
     cmd = subcommand(
@@ -145,6 +156,13 @@ void add_commands(CLI::App& app, Context& ctx, Action& action, CommandFlags& fla
     cmd->add_option("keys", status.keys, "Keys to show");
     cmd->add_flag("-e,--exit-status", status.exit_status,
                   "Exit 1 when a named key is free (with no key: when none is held)");
+
+    HeartbeatFlags& heartbeat = flags.heartbeat;
+    cmd = subcommand(app, action, "__keepalive", "", "",
+                     [&ctx, &heartbeat] { return heartbeat_command(ctx, heartbeat); });
+    cmd->group(""); // hidden: started by --keepalive, not by people
+    cmd->add_option("--pid", heartbeat.pid)->required();
+    cmd->add_option("--scope", heartbeat.scope)->check(CLI::IsMember({"locks", "session"}));
 
     subcommand(app, action, "renew", "Extend this session by its TTL",
                "Example:\n  while migrate step; do bsup renew; done",

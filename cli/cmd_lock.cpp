@@ -13,7 +13,7 @@ core::ExitCode lock_command(Context& ctx, const LockFlags& f) {
 
     core::TimePoint started = core::now();
     core::Acquisition result = client.lock(f.key, wait, [&](const core::Semaphore& holder) {
-        ctx.out.notice(fmt::format("waiting for {}: held by {}", f.key, describe_holder(holder)));
+        ctx.out.progress(fmt::format("waiting for {}: held by {}", f.key, describe_holder(holder)));
     });
     core::Duration waited = core::now() - started;
 
@@ -21,6 +21,9 @@ core::ExitCode lock_command(Context& ctx, const LockFlags& f) {
     doc["acquired"] = result.acquired;
     doc["waited_ms"] = waited.count();
     if (result.acquired) {
+        if (f.keepalive) {
+            start_keepalive(ctx, client, false, f.keepalive_pid);
+        }
         const core::Semaphore& s = result.semaphore;
         ctx.out.result(doc, ctx.out.verbosity < 0
                                 ? std::string()

@@ -36,6 +36,9 @@ core::ExitCode register_command(Context& ctx, const RegisterFlags& f) {
     core::validate_ttl(ttl, ctx.env);
     core::Client client = ctx.client(service_from(f), ttl, f.check_http);
     core::Registration reg = client.register_session();
+    if (f.keepalive) {
+        start_keepalive(ctx, client, true, f.keepalive_pid);
+    }
     nlohmann::ordered_json doc = session_json(reg.session, client.config());
     doc["created"] = reg.created;
     ctx.out.result(doc, fmt::format("{} session {} as {} (ttl {}, state file {})",

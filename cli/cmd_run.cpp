@@ -18,7 +18,7 @@ core::ExitCode run_command(Context& ctx, const RunFlags& f) {
 
     core::RunEvents events;
     events.on_blocked = [&](const core::Semaphore& holder) {
-        ctx.out.notice(fmt::format("waiting for {}: held by {}", f.key, describe_holder(holder)));
+        ctx.out.progress(fmt::format("waiting for {}: held by {}", f.key, describe_holder(holder)));
     };
     events.on_lost = [&](const std::string& reason) {
         ctx.out.notice(fmt::format("lost the lock on {}: {}; stopping the command", f.key, reason));

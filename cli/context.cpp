@@ -12,6 +12,7 @@ void Context::finish_parsing() {
     out.log_format = flags.log_format == "json" ? LogFormat::json : LogFormat::text;
     out.verbosity = flags.quiet ? -1 : flags.verbose;
     out.color = ::isatty(STDOUT_FILENO) != 0 && !env("NO_COLOR");
+    out.stderr_tty = ::isatty(STDERR_FILENO) != 0;
 }
 
 core::Client Context::client(core::Service service, core::Duration ttl, std::string check_http) {

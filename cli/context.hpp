@@ -31,6 +31,11 @@ core::ExitCode run_command(Context& ctx, const RunFlags& f);
 core::ExitCode unlock_command(Context& ctx, const UnlockFlags& f);
 core::ExitCode status_command(Context& ctx, const StatusFlags& f);
 core::ExitCode renew_command(Context& ctx);
+core::ExitCode heartbeat_command(Context& ctx, const HeartbeatFlags& f);
+
+// Starts the detached heartbeat for the client's session unless one runs already (--keepalive).
+// `watched` 0 means the process that called bsup (its parent, usually the shell).
+void start_keepalive(Context& ctx, const core::Client& client, bool whole_session, int watched);
 core::ExitCode services_command(Context& ctx);
 core::ExitCode version_command(Context& ctx);
 

@@ -32,6 +32,8 @@ struct RegisterFlags {
     std::vector<std::string> meta;
     std::string check_http;
     std::string ttl = "15m";
+    bool keepalive = false;
+    int keepalive_pid = 0;
 };
 
 struct DeregisterFlags {
@@ -43,6 +45,14 @@ struct LockFlags {
     std::string ttl = "15m";
     std::string wait = "0";
     int conflict_exit_code = 1;
+    bool keepalive = false;
+    int keepalive_pid = 0;
+};
+
+// The hidden `__keepalive` subcommand: the detached heartbeat that --keepalive starts.
+struct HeartbeatFlags {
+    int pid = 0;
+    std::string scope = "locks";
 };
 
 struct RunFlags {

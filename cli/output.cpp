@@ -81,6 +81,12 @@ void Output::notice(const std::string& message) const {
     }
 }
 
+void Output::progress(const std::string& message) const {
+    if ((stderr_tty && verbosity >= 0) || verbosity > 0) {
+        log("info", message);
+    }
+}
+
 void Output::debug(const std::string& message) const {
     if (verbosity > 0) {
         log("debug", message);

@@ -21,6 +21,7 @@ public:
     LogFormat log_format = LogFormat::text;
     int verbosity = 0; // -v: 1 and more; -q: -1
     bool color = false;
+    bool stderr_tty = false;
 
     bool json() const { return format == Format::json; }
 
@@ -30,6 +31,8 @@ public:
     // A diagnostic on stderr: notices are shown unless -q, debug lines only with -v.
     void notice(const std::string& message) const;
     void debug(const std::string& message) const;
+    // Progress while waiting: on a terminal (unless -q), or with -v.
+    void progress(const std::string& message) const;
 
     // An error: on stderr as text, and with --json also as the error object on stdout.
     void error(const core::Error& e) const;

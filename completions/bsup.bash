@@ -12,13 +12,13 @@ _bsup_global_flags+=" -o --output --log-format -v --verbose -q --quiet -h --help
 # Flags that take a value in the next word (or after '=').
 _bsup_value_flags="--from --connection --state-file --timeout --token-file --lock-delay -o"
 _bsup_value_flags+=" --output --log-format --name --id --address --service-version --tag --meta"
-_bsup_value_flags+=" --check-http --ttl --wait --grace --conflict-exit-code"
+_bsup_value_flags+=" --check-http --ttl --wait --grace --conflict-exit-code --keepalive-pid"
 
 _bsup_command_flags() {
   case $1 in
-  register) echo "--name --id --address --service-version --tag --meta --check-http --ttl" ;;
+  register) echo "--name --id --address --service-version --tag --meta --check-http --ttl --keepalive --keepalive-pid" ;;
   deregister) echo "--force" ;;
-  lock) echo "--ttl --wait --conflict-exit-code" ;;
+  lock) echo "--ttl --wait --conflict-exit-code --keepalive --keepalive-pid" ;;
   run) echo "--wait --ttl --grace --conflict-exit-code" ;;
   unlock) echo "--force" ;;
   status) echo "-e --exit-status" ;;

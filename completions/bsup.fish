@@ -7,7 +7,7 @@
 # Flags that take a value in the next word.
 set -g __bsup_value_flags --from --connection --state-file --timeout --token-file --lock-delay \
     -o --output --log-format --name --id --address --service-version --tag --meta --check-http \
-    --ttl --wait --grace --conflict-exit-code
+    --ttl --wait --grace --conflict-exit-code --keepalive-pid
 
 # Prints the subcommand typed so far, if any.
 function __bsup_subcommand
@@ -123,6 +123,8 @@ complete -c bsup -n '__bsup_using register' -l tag -x -d 'Service tag (repeatabl
 complete -c bsup -n '__bsup_using register' -l meta -x -d 'Service metadata KEY=VALUE (repeatable)'
 complete -c bsup -n '__bsup_using register' -l check-http -x -d 'consul: health check URL'
 complete -c bsup -n '__bsup_using register lock' -l ttl -x -d 'Session TTL, 10s to 24h (default 15m)'
+complete -c bsup -n '__bsup_using register lock' -l keepalive -d 'Renew the session while the shell lives'
+complete -c bsup -n '__bsup_using register lock' -l keepalive-pid -x -d 'Watch this process instead'
 
 # deregister, unlock
 complete -c bsup -n '__bsup_using deregister' -l force -d 'Discard the state file whatever it holds'

@@ -54,6 +54,10 @@ std::string sqlite_endpoint(const std::string& connection) {
     } else if (starts_with(path, "sqlite:")) {
         path = path.substr(7);
     }
+    if (path.find("://") != std::string::npos) {
+        throw usage_error(fmt::format("'{}' is not a sqlite connection", redact(connection)),
+                          "use sqlite:/path/to/bsup.db, or --from postgres/consul for a URL");
+    }
     if (path.empty()) {
         throw usage_error("the sqlite connection names no file",
                           "use sqlite:/path/to/bsup.db");
