@@ -3,6 +3,7 @@
 #include "cli/context.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <fmt/format.h>
@@ -175,20 +176,21 @@ void add_commands(CLI::App& app, Context& ctx, Action& action, CommandFlags& fla
                [&ctx] { return version_command(ctx); });
 }
 
-// Before parsing succeeded, the flags are not known; look for --json in the raw arguments so
-// that a usage error is still one JSON document when it was asked for.
-bool wants_json(int argc, char** argv) {
+// Before parsing succeeded, the flags are not known; look for `flag json` in the raw arguments
+// so that a usage error still comes out in the format that was asked for.
+bool asks_json(int argc, char** argv, std::initializer_list<std::string_view> flags) {
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--") {
             break;
         }
-        if (arg == "--json" || arg == "--output=json" || arg == "-ojson") {
-            return true;
-        }
-        if ((arg == "-o" || arg == "--output") && i + 1 < argc &&
-            std::strcmp(argv[i + 1], "json") == 0) {
-            return true;
+        for (std::string_view flag : flags) {
+            std::string_view suffix = flag.size() == 2 ? "json" : "=json"; // -ojson, --x=json
+            bool joined = arg.substr(0, flag.size()) == flag && arg.substr(flag.size()) == suffix;
+            bool split = arg == flag && i + 1 < argc && std::strcmp(argv[i + 1], "json") == 0;
+            if (joined || split) {
+                return true;
+            }
         }
     }
     return false;
@@ -246,7 +248,11 @@ int run(int argc, char** argv) {
         std::fputs((std::string(e.what()) + "\n").c_str(), stdout);
         return 0;
     } catch (const CLI::ParseError& e) {
-        ctx.out.format = wants_json(argc, argv) ? Format::json : Format::text;
+        bool json = asks_json(argc, argv, {"-o", "--output"}) ||
+                    std::find(argv + 1, argv + argc, std::string_view("--json")) != argv + argc;
+        ctx.out.format = json ? Format::json : Format::text;
+        ctx.out.log_format =
+            asks_json(argc, argv, {"--log-format"}) ? LogFormat::json : LogFormat::text;
         ctx.out.error(core::usage_error(e.what(), "run 'bsup --help' for usage"));
         return static_cast<int>(core::ExitCode::usage);
     }
