@@ -2,7 +2,6 @@
 
 #include "core/errors.hpp"
 
-#include <cmath>
 #include <fmt/format.h>
 
 namespace bsup::core {
@@ -62,7 +61,7 @@ Duration parse_duration(std::string_view text, std::string_view what) {
             throw fail("too large");
         }
     }
-    return Duration(static_cast<Duration::rep>(std::llround(total)));
+    return Duration(static_cast<Duration::rep>(total + 0.5)); // total >= 0: rounds half up
 }
 
 std::string format_duration(Duration d) {

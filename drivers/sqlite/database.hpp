@@ -16,7 +16,7 @@ namespace bsup::drivers::sqlite {
 class Database;
 
 class Statement {
-public:
+  public:
     Statement(Database& db, const char* sql);
 
     Statement& bind(int index, const std::string& value);
@@ -30,16 +30,20 @@ public:
     std::int64_t integer(int column) const;
     std::optional<std::int64_t> optional_integer(int column) const;
 
-private:
+  private:
     Database& m_db;
     std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> m_stmt;
 };
 
 class Database {
-public:
+  public:
     // Opens (creating it and its folder, mode 0700, if needed) the database at `path`, in WAL
     // mode, waiting up to `busy_timeout` for another process's write lock.
     Database(std::string path, core::Duration busy_timeout);
+    // Checkpoints and empties the WAL when this connection's commits left it long.
+    ~Database();
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
 
     void execute(const char* sql);
     [[noreturn]] void fail(const std::string& what) const;
@@ -50,21 +54,22 @@ public:
     // BEGIN IMMEDIATE on construction, ROLLBACK unless commit() was called: every read-modify-
     // write takes the write lock first, so concurrent processes serialize instead of failing.
     class Transaction {
-    public:
+      public:
         explicit Transaction(Database& db);
         Transaction(const Transaction&) = delete;
         Transaction& operator=(const Transaction&) = delete;
         ~Transaction();
         void commit();
 
-    private:
+      private:
         Database& m_db;
         bool m_done = false;
     };
 
-private:
+  private:
     std::string m_path;
     std::unique_ptr<sqlite3, decltype(&sqlite3_close)> m_db;
+    int m_wal_frames = 0; // frames in the WAL after this connection's last commit
 };
 
 } // namespace bsup::drivers::sqlite
