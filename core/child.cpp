@@ -28,6 +28,23 @@ int shell_status(int status) {
 
 } // namespace
 
+std::vector<std::string> environment_with(const std::vector<std::string>& extra) {
+    std::vector<std::string> out;
+    for (char** e = environ; *e != nullptr; ++e) {
+        std::string_view entry(*e);
+        bool replaced = false;
+        for (const std::string& x : extra) {
+            std::string_view name = std::string_view(x).substr(0, x.find('=') + 1);
+            replaced = replaced || entry.substr(0, name.size()) == name;
+        }
+        if (!replaced) {
+            out.emplace_back(entry);
+        }
+    }
+    out.insert(out.end(), extra.begin(), extra.end());
+    return out;
+}
+
 Child::Child(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
     if (argv.empty()) {
         throw usage_error("no command to run", "put it after '--': bsup run KEY -- migrate up");
@@ -38,19 +55,7 @@ Child::Child(const std::vector<std::string>& argv, const std::vector<std::string
         args.push_back(const_cast<char*>(a.c_str()));
     }
     args.push_back(nullptr);
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-        std::string_view entry(*e);
-        bool replaced = false;
-        for (const std::string& extra : extra_env) {
-            std::string_view name = std::string_view(extra).substr(0, extra.find('=') + 1);
-            replaced = replaced || entry.substr(0, name.size()) == name;
-        }
-        if (!replaced) {
-            env_strings.emplace_back(entry);
-        }
-    }
-    env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+    std::vector<std::string> env_strings = environment_with(extra_env);
     std::vector<char*> envp;
     for (std::string& e : env_strings) {
         envp.push_back(e.data());
@@ -103,10 +108,12 @@ Child::Child(const std::vector<std::string>& argv, const std::vector<std::string
 }
 
 void Child::signal(int signal) const {
-    if (!m_status) {
-        ::kill(-m_pid, signal);
-    }
+    // To the group even after the child itself ended: what it started may live on (a group's
+    // ID is not reused while it has members).
+    ::kill(-m_pid, signal);
 }
+
+bool Child::group_alive() const { return ::kill(-m_pid, 0) == 0; }
 
 std::optional<int> Child::reap() {
     if (!m_status) {

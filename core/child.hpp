@@ -9,6 +9,9 @@
 
 namespace bsup::core {
 
+// This process's environment with `extra` ("NAME=value") added, replacing same-named entries.
+std::vector<std::string> environment_with(const std::vector<std::string>& extra);
+
 // A child process in a process group of its own, so that signals and a lost lock reach everything
 // it started. Not copyable; the destructor does not wait (call wait_for or terminate).
 class Child {
@@ -22,8 +25,9 @@ public:
 
     pid_t pid() const { return m_pid; }
 
-    // Sends `signal` to the child's process group.
+    // Sends `signal` to the child's process group (also once the child itself ended).
     void signal(int signal) const;
+    bool group_alive() const;
 
     // The exit code as a shell reports it (128+N when signal N killed it) once the child ended;
     // empty while it runs. reap() does not block; wait() does.

@@ -1,5 +1,6 @@
 #include "core/keepalive.hpp"
 
+#include "core/child.hpp"
 #include "core/errors.hpp"
 
 #include <cerrno>
@@ -12,7 +13,6 @@
 #include <thread>
 #include <unistd.h>
 
-extern char** environ;
 
 namespace bsup::core {
 
@@ -121,18 +121,7 @@ void spawn_detached(const std::vector<std::string>& argv,
         args.push_back(const_cast<char*>(a.c_str()));
     }
     args.push_back(nullptr);
-    std::vector<std::string> env_strings(extra_env);
-    for (char** e = environ; *e != nullptr; ++e) {
-        std::string_view entry(*e);
-        bool replaced = false;
-        for (const std::string& extra : extra_env) {
-            replaced = replaced || entry.substr(0, extra.find('=') + 1) ==
-                                       std::string_view(extra).substr(0, extra.find('=') + 1);
-        }
-        if (!replaced) {
-            env_strings.emplace_back(entry);
-        }
-    }
+    std::vector<std::string> env_strings = environment_with(extra_env);
     std::vector<char*> envp;
     for (std::string& e : env_strings) {
         envp.push_back(e.data());

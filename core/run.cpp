@@ -45,24 +45,16 @@ private:
     sigset_t m_old{};
 };
 
-// Waits for the child to end, at most `grace`, reading signals as they come.
-std::optional<int> wait_child(Child& child, BlockedSignals& signals, Duration grace) {
-    TimePoint until = now() + grace;
-    while (!child.reap()) {
-        Duration left = until - now();
-        if (left.count() <= 0) {
-            return std::nullopt;
-        }
-        signals.next(std::min(left, Duration(100)));
-    }
-    return child.reap();
-}
-
+// TERM to the whole group; KILL to whatever of it is left after `grace` (a grandchild that
+// ignores TERM included). Returns the child's exit code.
 int stop_child(Child& child, BlockedSignals& signals, Duration grace) {
     child.signal(SIGTERM);
-    std::optional<int> code = wait_child(child, signals, grace);
-    child.signal(SIGKILL); // the rest of the group, and the child if TERM was not enough
-    return code ? *code : child.wait();
+    TimePoint until = now() + grace;
+    while (!(child.reap() && !child.group_alive()) && now() < until) {
+        signals.next(std::min<Duration>(until - now(), Duration(50)));
+    }
+    child.signal(SIGKILL);
+    return child.wait();
 }
 
 } // namespace

@@ -212,14 +212,15 @@ public:
 
     void wait_for_change(const core::Lock& /*lock*/, const core::Semaphore& last,
                          core::TimePoint deadline) override {
-        // SQLite has no notifications: poll, short at first, then up to 50 ms apart; never past
-        // the holder's expiry, so a lapsed holder is noticed at once.
+        // SQLite has no notifications: poll, short at first, then up to 10 ms apart (a query
+        // costs microseconds; a hand-off should not wait for a long sleep); never past the
+        // holder's expiry, so a lapsed holder is noticed at once.
         core::TimePoint until = deadline;
         if (last.expires_at && *last.expires_at < until) {
             until = *last.expires_at;
         }
-        m_poll = std::min(m_poll == core::Duration(0) ? core::Duration(2) : m_poll * 2,
-                          core::Duration(50));
+        m_poll = std::min(m_poll == core::Duration(0) ? core::Duration(1) : m_poll * 2,
+                          core::Duration(10));
         core::Duration left = until - core::now();
         std::this_thread::sleep_for(std::clamp(left, core::Duration(1), m_poll));
     }
