@@ -76,7 +76,15 @@ bool is_retryable(const Response& r) {
 
 } // namespace
 
-HttpClient::HttpClient(ConsulConfig config) : m_config(std::move(config)) {}
+HttpClient::HttpClient(ConsulConfig config) : m_config(std::move(config)) {
+    std::string host;
+    std::string port;
+    if (!m_config.unix_socket.empty()) {
+        m_plain = std::make_unique<SocketHttp>("localhost", "80", m_config.unix_socket);
+    } else if (m_config.connect_to.empty() && split_http_url(m_config.base_url, host, port)) {
+        m_plain = std::make_unique<SocketHttp>(host, port, "");
+    }
+}
 
 HttpClient::~HttpClient() {
     if (m_curl != nullptr || m_headers != nullptr || m_connect_to != nullptr) {
@@ -148,19 +156,23 @@ void* HttpClient::handle() {
 }
 
 std::string HttpClient::escape(const std::string& text) {
-    const Libcurl& lib = libcurl();
-    std::unique_ptr<char, decltype(lib.curl_free)> out(
-        lib.curl_easy_escape(static_cast<CURL*>(handle()), text.data(),
-                             static_cast<int>(text.size())),
-        lib.curl_free);
-    if (!out) {
-        throw core::backend_error("cannot encode a URL (out of memory?)");
+    constexpr std::string_view k_hex = "0123456789ABCDEF";
+    std::string out;
+    for (char ch : text) {
+        auto c = static_cast<unsigned char>(ch);
+        if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += ch;
+        } else {
+            out += '%';
+            out += k_hex[c >> 4];
+            out += k_hex[c & 15];
+        }
     }
-    return out.get();
+    return out;
 }
 
-std::string HttpClient::url_of(const std::string& path) {
-    std::string url = m_config.base_url + path;
+std::string HttpClient::target_of(const std::string& path) {
+    std::string url = path;
     char sep = path.find('?') == std::string::npos ? '?' : '&';
     bool agent = path.rfind("/v1/agent/", 0) == 0;
     if (!m_config.datacenter.empty() && !agent) {
@@ -181,56 +193,86 @@ Response HttpClient::put(const std::string& path, const std::string& body) {
     return perform("PUT", path, &body, core::Duration(0));
 }
 
-Response HttpClient::perform(const char* method, const std::string& path, const std::string* body,
-                             core::Duration extra) {
+std::vector<std::string> HttpClient::header_lines() const {
+    std::vector<std::string> lines{"User-Agent: bsup/" BSUP_VERSION};
+    if (!m_config.token.empty()) {
+        lines.push_back("X-Consul-Token: " + m_config.token);
+    }
+    return lines;
+}
+
+SocketReply HttpClient::attempt_plain(const char* method, const std::string& target,
+                                      const std::string* body, core::TimePoint deadline) {
+    return m_plain->request(method, target, header_lines(), body, deadline);
+}
+
+SocketReply HttpClient::attempt_curl(const char* method, const std::string& target,
+                                     const std::string* body, core::TimePoint deadline) {
     const Libcurl& lib = libcurl();
     CURL* c = static_cast<CURL*>(handle());
-    const std::string url = url_of(path);
-    const std::string what = fmt::format("{} {}", method, path.substr(0, path.find('?')));
-    const core::Duration budget = m_config.timeout + extra;
-    const core::TimePoint deadline = core::now() + budget;
-    core::Duration backoff = k_first_backoff;
-
+    const std::string url = m_config.base_url + target;
     lib.curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     if (body != nullptr) {
-        lib.curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+        lib.curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         lib.curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->c_str());
         lib.curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
     } else {
         lib.curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
         lib.curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, static_cast<const char*>(nullptr));
     }
+    core::Duration left = deadline - core::now();
+    Response response;
+    lib.curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
+    lib.curl_easy_setopt(c, CURLOPT_HEADERDATA, &response);
+    lib.curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms(left));
+    lib.curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms(std::min(left, m_config.timeout)));
+    m_error[0] = '\0';
+    CURLcode code = lib.curl_easy_perform(c);
+    SocketReply reply;
+    if (code == CURLE_OK) {
+        lib.curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
+        reply.outcome = SocketReply::Outcome::ok;
+        reply.body = std::move(response.body);
+        reply.index = response.index;
+        return reply;
+    }
+    reply.outcome = code == CURLE_OPERATION_TIMEDOUT ? SocketReply::Outcome::timeout
+                    : is_reset(code)                 ? SocketReply::Outcome::reset
+                                                     : SocketReply::Outcome::failed;
+    reply.error = m_error[0] != '\0' ? m_error : lib.curl_easy_strerror(code);
+    return reply;
+}
+
+Response HttpClient::perform(const char* method, const std::string& path, const std::string* body,
+                             core::Duration extra) {
+    using Outcome = SocketReply::Outcome;
+    const std::string target = target_of(path);
+    const std::string what = fmt::format("{} {}", method, path.substr(0, path.find('?')));
+    const core::Duration budget = m_config.timeout + extra;
+    const core::TimePoint deadline = core::now() + budget;
+    core::Duration backoff = k_first_backoff;
 
     for (;;) {
-        core::Duration left = deadline - core::now();
-        Response response;
-        lib.curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
-        lib.curl_easy_setopt(c, CURLOPT_HEADERDATA, &response);
-        lib.curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms(left));
-        lib.curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms(std::min(left, m_config.timeout)));
-        m_error[0] = '\0';
-        CURLcode code = lib.curl_easy_perform(c);
-        if (code == CURLE_OK) {
-            lib.curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
-        }
-        bool retry = (code == CURLE_OK && is_retryable(response)) || is_reset(code);
+        SocketReply reply = m_plain ? attempt_plain(method, target, body, deadline)
+                                    : attempt_curl(method, target, body, deadline);
+        Response response{reply.status, std::move(reply.body), reply.index};
+        bool ok = reply.outcome == Outcome::ok;
+        bool retry = (ok && is_retryable(response)) || reply.outcome == Outcome::reset;
         if (retry && core::now() + backoff < deadline) {
             std::this_thread::sleep_for(backoff);
             backoff = std::min(backoff * 2, k_max_backoff);
             continue;
         }
-        if (code == CURLE_OPERATION_TIMEDOUT) {
+        if (reply.outcome == Outcome::timeout) {
             throw core::backend_error(fmt::format("consul at {} did not answer {} within {}",
                                                   m_config.display, what,
                                                   core::format_duration(budget)),
                                       std::string(k_agent_hint) + "; or raise --timeout");
         }
-        if (code != CURLE_OK) {
-            throw core::backend_error(
-                fmt::format(
-                    "cannot reach consul at {} ({})", m_config.display,
-                    core::redact(m_error[0] != '\0' ? m_error : lib.curl_easy_strerror(code))),
-                k_agent_hint);
+        if (!ok) {
+            throw core::backend_error(fmt::format("cannot reach consul at {} ({})",
+                                                  m_config.display, core::redact(reply.error)),
+                                      k_agent_hint);
         }
         if (response.status == 403) {
             throw core::backend_error(

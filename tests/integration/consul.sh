@@ -26,4 +26,10 @@ consul_start MAIN
 consul_start ACL acl
 export CONSUL_BIN
 
-bats "$here/consul/"
+status=0
+bats "$here/consul/" || status=1
+# The driver-agnostic suites of --wait, run and --keepalive, on this agent. Consul's TTLs start
+# at 10s, and a lapsed holder's key stays locked for the lock delay (15s by default).
+BSUP_CONNECTION="http://127.0.0.1:$CONSUL_MAIN_PORT" LIFE_TTL=10s LIFE_LOCK_DELAY=15s \
+  bats "$here/../lifecycle/" || status=1
+exit "$status"

@@ -1,0 +1,316 @@
+#include "drivers/consul/socket_http.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <memory>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace bsup::drivers::consul {
+
+namespace {
+
+using Outcome = SocketReply::Outcome;
+
+int ms_until(core::TimePoint deadline) {
+    auto left = (deadline - core::now()).count();
+    return static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
+}
+
+// Waits until `fd` is ready for `events`; false on timeout.
+bool wait_ready(int fd, short events, core::TimePoint deadline) {
+    for (;;) {
+        pollfd p{fd, events, 0};
+        int n = ::poll(&p, 1, ms_until(deadline));
+        if (n > 0) {
+            return true;
+        }
+        if (n == 0 || errno != EINTR) {
+            return false;
+        }
+    }
+}
+
+bool iequals_prefix(std::string_view line, std::string_view name) {
+    return line.size() >= name.size() &&
+           std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
+               return a == std::tolower(static_cast<unsigned char>(b));
+           });
+}
+
+std::string trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\r' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return std::string(s);
+}
+
+// Decodes a chunked body; false while it is not complete.
+bool dechunk(const std::string& raw, std::string& out) {
+    out.clear();
+    std::size_t pos = 0;
+    for (;;) {
+        std::size_t eol = raw.find("\r\n", pos);
+        if (eol == std::string::npos) {
+            return false;
+        }
+        std::size_t size = std::strtoull(raw.c_str() + pos, nullptr, 16);
+        pos = eol + 2;
+        if (size == 0) {
+            return raw.find("\r\n", pos) != std::string::npos; // the (empty) trailer
+        }
+        if (raw.size() < pos + size + 2) {
+            return false;
+        }
+        out.append(raw, pos, size);
+        pos += size + 2;
+    }
+}
+
+} // namespace
+
+bool split_http_url(const std::string& url, std::string& host, std::string& port) {
+    constexpr std::string_view scheme = "http://";
+    if (url.rfind(scheme, 0) != 0) {
+        return false;
+    }
+    std::string authority = url.substr(scheme.size());
+    if (authority.empty() || authority.find_first_of("/@?#") != std::string::npos) {
+        return false;
+    }
+    std::size_t colon = authority.rfind(':');
+    std::size_t bracket = authority.rfind(']');
+    if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket)) {
+        host = authority;
+        port = "80";
+    } else {
+        host = authority.substr(0, colon);
+        port = authority.substr(colon + 1);
+    }
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    return !host.empty() && !port.empty();
+}
+
+SocketHttp::SocketHttp(std::string host, std::string port, std::string unix_socket)
+    : m_host(std::move(host)), m_port(std::move(port)), m_unix_socket(std::move(unix_socket)) {}
+
+SocketHttp::~SocketHttp() { close(); }
+
+void SocketHttp::close() {
+    if (m_fd >= 0) {
+        ::close(m_fd);
+        m_fd = -1;
+    }
+}
+
+bool SocketHttp::connect(core::TimePoint deadline, SocketReply& reply) {
+    auto attempt = [&](int family, const sockaddr* addr, socklen_t len) {
+        int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            reply.error = std::strerror(errno);
+            return false;
+        }
+        if (::connect(fd, addr, len) != 0 && errno != EINPROGRESS) {
+            reply.error = std::strerror(errno);
+            ::close(fd);
+            return false;
+        }
+        if (!wait_ready(fd, POLLOUT, deadline)) {
+            reply.outcome = Outcome::timeout;
+            reply.error = "connection timed out";
+            ::close(fd);
+            return false;
+        }
+        int err = 0;
+        socklen_t err_len = sizeof err;
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
+        if (err != 0) {
+            reply.error = std::strerror(err);
+            ::close(fd);
+            return false;
+        }
+        if (family != AF_UNIX) {
+            int one = 1;
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        m_fd = fd;
+        return true;
+    };
+    reply.outcome = Outcome::failed;
+    if (!m_unix_socket.empty()) {
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        if (m_unix_socket.size() >= sizeof addr.sun_path) {
+            reply.error = "socket path too long";
+            return false;
+        }
+        std::memcpy(addr.sun_path, m_unix_socket.c_str(), m_unix_socket.size() + 1);
+        return attempt(AF_UNIX, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    int rc = ::getaddrinfo(m_host.c_str(), m_port.c_str(), &hints, &found);
+    if (rc != 0) {
+        reply.error = ::gai_strerror(rc);
+        return false;
+    }
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
+    for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+        if (attempt(a->ai_family, a->ai_addr, a->ai_addrlen)) {
+            return true;
+        }
+        if (reply.outcome == Outcome::timeout) {
+            return false;
+        }
+    }
+    return false;
+}
+
+SocketReply SocketHttp::request(const char* method, const std::string& target,
+                                const std::vector<std::string>& headers, const std::string* body,
+                                core::TimePoint deadline) {
+    std::string text = std::string(method) + " " + target + " HTTP/1.1\r\nHost: " +
+                       (m_unix_socket.empty() ? m_host + ":" + m_port : "localhost") + "\r\n";
+    for (const std::string& h : headers) {
+        text += h + "\r\n";
+    }
+    if (body != nullptr) {
+        text += "Content-Length: " + std::to_string(body->size()) + "\r\n\r\n" + *body;
+    } else {
+        text += "\r\n";
+    }
+    bool reused = m_fd >= 0;
+    SocketReply reply = exchange(text, deadline, !reused);
+    if (reused && reply.outcome == Outcome::reset) {
+        // The agent closed the idle keep-alive connection: once more on a new one.
+        reply = exchange(text, deadline, true);
+    }
+    return reply;
+}
+
+SocketReply SocketHttp::exchange(const std::string& request, core::TimePoint deadline,
+                                 bool fresh) {
+    SocketReply reply;
+    if (fresh) {
+        close();
+        if (!connect(deadline, reply)) {
+            return reply;
+        }
+    }
+    auto broken = [&](Outcome outcome, std::string error) {
+        close();
+        reply.outcome = outcome;
+        reply.error = std::move(error);
+        return reply;
+    };
+    for (std::size_t sent = 0; sent < request.size();) {
+        ssize_t n = ::send(m_fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += static_cast<std::size_t>(n);
+        } else if (errno == EAGAIN) {
+            if (!wait_ready(m_fd, POLLOUT, deadline)) {
+                return broken(Outcome::timeout, "timed out sending the request");
+            }
+        } else if (errno != EINTR) {
+            return broken(Outcome::reset, std::strerror(errno));
+        }
+    }
+
+    std::string raw;
+    std::size_t header_end = std::string::npos;
+    std::optional<std::size_t> length;
+    bool chunked = false;
+    bool close_after = false;
+    char buf[16384];
+    for (;;) {
+        if (header_end != std::string::npos) {
+            std::size_t have = raw.size() - header_end;
+            if (length && have >= *length) {
+                reply.body = raw.substr(header_end, *length);
+                break;
+            }
+            if (chunked && dechunk(raw.substr(header_end), reply.body)) {
+                break;
+            }
+        }
+        ssize_t n = ::recv(m_fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            raw.append(buf, static_cast<std::size_t>(n));
+        } else if (n == 0) {
+            if (header_end != std::string::npos && !length && !chunked) {
+                reply.body = raw.substr(header_end); // body until close
+                close_after = true;
+                break;
+            }
+            return broken(Outcome::reset, "the connection was closed");
+        } else if (errno == EAGAIN) {
+            if (!wait_ready(m_fd, POLLIN, deadline)) {
+                return broken(Outcome::timeout, "timed out waiting for the answer");
+            }
+            continue;
+        } else if (errno != EINTR) {
+            return broken(Outcome::reset, std::strerror(errno));
+        }
+        if (header_end == std::string::npos) {
+            std::size_t end = raw.find("\r\n\r\n");
+            if (end == std::string::npos) {
+                continue;
+            }
+            header_end = end + 4;
+            std::string_view head(raw.data(), end);
+            std::size_t eol = head.find("\r\n");
+            std::string_view status_line = head.substr(0, eol);
+            if (status_line.substr(0, 5) != "HTTP/" || status_line.size() < 12) {
+                return broken(Outcome::failed, "not an HTTP answer");
+            }
+            reply.status = std::strtol(std::string(status_line.substr(9, 3)).c_str(), nullptr, 10);
+            while (eol != std::string_view::npos) {
+                std::size_t start = eol + 2;
+                eol = head.find("\r\n", start);
+                std::string_view line = head.substr(start, eol == std::string_view::npos
+                                                               ? std::string_view::npos
+                                                               : eol - start);
+                std::string value = trim(line.substr(std::min(line.find(':') + 1, line.size())));
+                if (iequals_prefix(line, "content-length:")) {
+                    length = std::strtoull(value.c_str(), nullptr, 10);
+                } else if (iequals_prefix(line, "transfer-encoding:")) {
+                    chunked = value.find("chunked") != std::string::npos;
+                } else if (iequals_prefix(line, "connection:")) {
+                    close_after = value == "close" || value == "Close";
+                } else if (iequals_prefix(line, "x-consul-index:")) {
+                    char* end_of_number = nullptr;
+                    std::uint64_t index = std::strtoull(value.c_str(), &end_of_number, 10);
+                    if (end_of_number != value.c_str()) {
+                        reply.index = index;
+                    }
+                }
+            }
+            if (reply.status == 204 || reply.status == 304) {
+                length = 0;
+            }
+        }
+    }
+    if (close_after) {
+        close();
+    }
+    reply.outcome = Outcome::ok;
+    return reply;
+}
+
+} // namespace bsup::drivers::consul
