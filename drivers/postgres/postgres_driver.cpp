@@ -1,0 +1,361 @@
+#include "drivers/postgres/postgres_driver.hpp"
+
+#include "core/errors.hpp"
+#include "core/json.hpp"
+#include "drivers/postgres/connection.hpp"
+#include "drivers/postgres/schema.hpp"
+
+#include <algorithm>
+#include <thread>
+
+namespace bsup::drivers {
+
+namespace {
+
+using postgres::Connection;
+using postgres::Param;
+using postgres::Result;
+
+// Every change of a key is announced on this channel, with the key as payload.
+constexpr const char* k_channel = "blacksmith_supervisor";
+
+// A key's status: the lock joined with its holder's session and grant. A holder counts while its
+// bsup session lives; a row with no bsup session behind it (a Blacksmith application's) counts as
+// held until it is released or broken with --force. Columns: key, held, session_id,
+// acquirer_name, acquirer_address, acquired_at (ms), lock_index, expires_at (ms).
+#define BSUP_STATUS_SELECT                                                                         \
+    "SELECT l.key, l.is_acquired AND (s.id IS NULL OR s.expires_at > now()) AS held,"              \
+    " l.session_id,"                                                                               \
+    " l.acquirer_name, l.acquirer_address,"                                                        \
+    " (extract(epoch FROM l.acquired_at) * 1000)::bigint AS acquired_at_ms, g.lock_index,"         \
+    " (extract(epoch FROM s.expires_at) * 1000)::bigint AS expires_at_ms"                          \
+    " FROM blacksmith_supervisor.locks l"                                                          \
+    " LEFT JOIN blacksmith_supervisor.bsup_sessions s ON s.id = l.session_id"                      \
+    " LEFT JOIN blacksmith_supervisor.bsup_grants g ON g.key = l.key"                              \
+    " AND g.session_id = l.session_id AND g.acquired_at = l.acquired_at"
+
+#define BSUP_RELEASE_SET                                                                           \
+    "SET is_acquired = false, session_id = NULL, acquirer_name = NULL,"                            \
+    " acquirer_address = NULL, acquired_at = NULL"
+
+core::Semaphore free_semaphore(const std::string& key) {
+    core::Semaphore s;
+    s.key = key;
+    s.is_acquired = false;
+    return s;
+}
+
+core::Semaphore read_semaphore(const Result& r, int row, int first = 0) {
+    core::Semaphore s = free_semaphore(r.text(row, first));
+    s.is_acquired = r.boolean(row, first + 1);
+    if (*s.is_acquired) {
+        s.session_id = r.text(row, first + 2);
+        s.acquirer_name = r.text(row, first + 3);
+        s.acquirer_address = r.text(row, first + 4);
+        if (auto at = r.optional_integer(row, first + 5)) {
+            s.acquired_at = core::from_unix_ms(*at);
+        }
+        s.lock_index = r.optional_integer(row, first + 6);
+        if (auto until = r.optional_integer(row, first + 7)) {
+            s.expires_at = core::from_unix_ms(*until);
+        }
+    }
+    return s;
+}
+
+template <typename T> T parse_or(const std::string& text, T fallback) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(text, nullptr, false);
+    try {
+        return j.is_discarded() ? fallback : j.get<T>();
+    } catch (const nlohmann::ordered_json::exception&) {
+        return fallback;
+    }
+}
+
+class PostgresSupervisor final : public core::Supervisor {
+  public:
+    explicit PostgresSupervisor(const core::ConnectionSettings& settings)
+        : m_connection(settings.connection), m_timeout(settings.timeout) {}
+
+    core::Session init(const std::string& session_id,
+                       const core::SessionRequest& request) override {
+        // Starts the session and, in the same statement, forgets lapsed sessions and frees their
+        // locks, so that the tables stay small (correctness never depends on it).
+        constexpr const char* sql = R"sql(
+WITH lapsed AS (
+  DELETE FROM blacksmith_supervisor.bsup_sessions WHERE id IN (
+    SELECT id FROM blacksmith_supervisor.bsup_sessions WHERE expires_at <= now()
+    FOR UPDATE SKIP LOCKED)
+  RETURNING id),
+freed AS (
+  UPDATE blacksmith_supervisor.locks )sql" BSUP_RELEASE_SET R"sql(
+  WHERE is_acquired AND session_id IN (SELECT id FROM lapsed))
+INSERT INTO blacksmith_supervisor.bsup_sessions
+  (id, service_id, name, version, address, tags, meta, ttl_ms, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::bigint, now(),
+        now() + $8::bigint * interval '1 millisecond')
+RETURNING (extract(epoch FROM created_at) * 1000)::bigint,
+          (extract(epoch FROM expires_at) * 1000)::bigint)sql";
+        const core::Service& service = request.service;
+        Result r = run(sql, {session_id, service.id, service.name, service.version, service.address,
+                             nlohmann::ordered_json(service.tags).dump(),
+                             nlohmann::ordered_json(service.meta).dump(),
+                             std::to_string(request.ttl.count())});
+        core::Session session;
+        session.id = session_id;
+        session.handle = session_id;
+        session.service = service;
+        session.ttl = request.ttl;
+        session.created_at = core::from_unix_ms(r.integer(0, 0));
+        session.expires_at = core::from_unix_ms(r.integer(0, 1));
+        return session;
+    }
+
+    std::vector<std::string> shutdown(const core::Session& session) override {
+        constexpr const char* sql = R"sql(
+WITH ended AS (
+  DELETE FROM blacksmith_supervisor.bsup_sessions WHERE id = $1::text
+  RETURNING expires_at > now() AS alive),
+released AS (
+  UPDATE blacksmith_supervisor.locks )sql" BSUP_RELEASE_SET R"sql(
+  WHERE is_acquired AND session_id = $1::text RETURNING key)
+SELECT r.key, pg_notify('blacksmith_supervisor', r.key)
+FROM released r WHERE EXISTS (SELECT 1 FROM ended WHERE alive) ORDER BY r.key)sql";
+        Result r = run(sql, {session.id});
+        std::vector<std::string> released;
+        for (int i = 0; i < r.rows(); ++i) {
+            released.push_back(r.text(i, 0));
+        }
+        return released;
+    }
+
+    core::Acquisition lock(const core::Session& session, const core::Lock& lock) override {
+        // One statement on the server's clock: take the key if it is free, its holder's bsup
+        // session lapsed, or it is ours already (then nothing changes but the row version). A new
+        // grant (another holder, or a new acquired_at) draws a new lock_index from the sequence.
+        constexpr const char* sql = R"sql(
+WITH s AS (
+  SELECT id, name, address, expires_at FROM blacksmith_supervisor.bsup_sessions
+  WHERE id = $2::text AND expires_at > now()),
+acquired AS (
+  INSERT INTO blacksmith_supervisor.locks AS l
+    (key, is_acquired, session_id, acquirer_name, acquirer_address, acquired_at)
+  SELECT $1::text, true, s.id, s.name, s.address, now() AT TIME ZONE 'UTC' FROM s
+  ON CONFLICT (key) DO UPDATE SET
+    is_acquired = true, session_id = excluded.session_id,
+    acquirer_name = excluded.acquirer_name, acquirer_address = excluded.acquirer_address,
+    acquired_at = CASE WHEN l.is_acquired AND l.session_id = excluded.session_id
+                       THEN l.acquired_at ELSE excluded.acquired_at END
+  WHERE NOT l.is_acquired OR l.session_id IS NULL OR l.session_id = excluded.session_id
+     OR EXISTS (SELECT 1 FROM blacksmith_supervisor.bsup_sessions x
+                WHERE x.id = l.session_id AND x.expires_at <= now())
+  RETURNING l.key, l.session_id, l.acquirer_name, l.acquirer_address, l.acquired_at),
+granted AS (
+  INSERT INTO blacksmith_supervisor.bsup_grants AS g (key, session_id, acquired_at, lock_index)
+  SELECT key, session_id, acquired_at, nextval('blacksmith_supervisor.bsup_lock_index')
+  FROM acquired
+  ON CONFLICT (key) DO UPDATE SET session_id = excluded.session_id,
+    acquired_at = excluded.acquired_at, lock_index = excluded.lock_index
+  WHERE (g.session_id, g.acquired_at) IS DISTINCT FROM (excluded.session_id, excluded.acquired_at)
+  RETURNING lock_index)
+SELECT a.key, a.key IS NOT NULL, a.session_id, a.acquirer_name, a.acquirer_address,
+       (extract(epoch FROM a.acquired_at) * 1000)::bigint,
+       COALESCE((SELECT lock_index FROM granted),
+                (SELECT lock_index FROM blacksmith_supervisor.bsup_grants WHERE key = $1::text)),
+       (extract(epoch FROM s.expires_at) * 1000)::bigint
+FROM s LEFT JOIN acquired a ON true)sql";
+        Result r = run(sql, {lock.key, session.id});
+        if (r.rows() == 0) {
+            throw core::SessionGone(session.id);
+        }
+        if (!r.boolean(0, 1)) {
+            return core::Acquisition{false, status(lock)};
+        }
+        return core::Acquisition{true, read_semaphore(r, 0)};
+    }
+
+    core::Release unlock(const core::Session& session, const core::Lock& lock) override {
+        return release(lock.key, session.id);
+    }
+
+    core::Release force_unlock(const core::Lock& lock) override {
+        return release(lock.key, std::nullopt);
+    }
+
+    core::Semaphore status(const core::Lock& lock) override {
+        Result r = run(BSUP_STATUS_SELECT " WHERE l.key = $1::text", {lock.key});
+        return r.rows() == 0 ? free_semaphore(lock.key) : read_semaphore(r, 0);
+    }
+
+    std::vector<core::Semaphore> held() override {
+        Result r = run(BSUP_STATUS_SELECT " WHERE l.is_acquired AND"
+                                          " (s.id IS NULL OR s.expires_at > now())"
+                                          " ORDER BY l.key");
+        std::vector<core::Semaphore> out;
+        for (int i = 0; i < r.rows(); ++i) {
+            out.push_back(read_semaphore(r, i));
+        }
+        return out;
+    }
+
+    core::Session renew(const core::Session& session) override {
+        Result r = run(R"sql(
+UPDATE blacksmith_supervisor.bsup_sessions
+SET expires_at = now() + ttl_ms * interval '1 millisecond'
+WHERE id = $1::text AND expires_at > now()
+RETURNING (extract(epoch FROM expires_at) * 1000)::bigint, ttl_ms)sql",
+                       {session.id});
+        if (r.rows() == 0) {
+            throw core::SessionGone(session.id);
+        }
+        core::Session renewed = session;
+        renewed.expires_at = core::from_unix_ms(r.integer(0, 0));
+        renewed.ttl = core::Duration(r.integer(0, 1));
+        return renewed;
+    }
+
+    std::vector<core::Service> services() override {
+        Result r = run(R"sql(
+SELECT service_id, name, version, address, tags::text, meta::text
+FROM blacksmith_supervisor.bsup_sessions WHERE expires_at > now()
+ORDER BY name, service_id)sql");
+        std::vector<core::Service> out;
+        for (int i = 0; i < r.rows(); ++i) {
+            core::Service s;
+            s.id = r.text(i, 0);
+            s.name = r.text(i, 1);
+            s.version = r.text(i, 2);
+            s.address = r.text(i, 3);
+            s.tags = parse_or(r.text(i, 4), std::vector<std::string>{});
+            s.meta = parse_or(r.text(i, 5), std::map<std::string, std::string>{});
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
+    void wait_for_change(const core::Lock& lock, const core::Semaphore& last,
+                         core::TimePoint deadline) override {
+        // Never past the holder's expiry: a lapsed holder frees the key without a notification.
+        core::TimePoint until = deadline;
+        if (last.expires_at && *last.expires_at < until) {
+            until = *last.expires_at;
+        }
+        Connection& conn = connection();
+        if (behind_pooler()) {
+            // A pooler in transaction mode gives LISTEN to a server connection that other
+            // clients use next: notifications would be lost. Poll, short at first.
+            poll_until(until);
+            return;
+        }
+        if (!m_listening) {
+            conn.script(std::string("LISTEN ") + k_channel);
+            m_listening = true;
+            // The holder may have released between the failed attempt and LISTEN.
+            core::Semaphore now_status = status(lock);
+            if (now_status.is_acquired != last.is_acquired ||
+                now_status.session_id != last.session_id) {
+                return;
+            }
+        }
+        if (!last.expires_at) {
+            // A Blacksmith application's lock: it sends no notification when it releases.
+            until = std::min(until, core::now() + std::chrono::seconds(1));
+        }
+        if (until <= core::now()) {
+            poll_until(until); // the holder's expiry passed by our clock, not yet by the server's
+            return;
+        }
+        for (;;) {
+            for (const std::string& key : conn.notifications(until)) {
+                if (key == lock.key) {
+                    return;
+                }
+            }
+            if (core::now() >= until) {
+                return;
+            }
+        }
+    }
+
+  private:
+    Connection& connection() {
+        if (!m_db) {
+            m_db = std::make_unique<Connection>(m_connection, m_timeout);
+        }
+        return *m_db;
+    }
+
+    // Runs a statement; when bsup's schema is missing or older than it needs, brings the schema
+    // up to date and runs it again. Statements are single and outside any transaction, so a
+    // failed one left nothing behind.
+    Result run(const char* sql, const std::vector<Param>& params = {}) {
+        Connection& conn = connection();
+        if (!m_migrated) {
+            try {
+                return conn.query(sql, params);
+            } catch (const postgres::ServerError& e) {
+                if (!postgres::schema_missing(e)) {
+                    throw;
+                }
+            }
+            postgres::migrate(conn);
+            m_migrated = true;
+        }
+        return conn.query(sql, params);
+    }
+
+    // Whether a pooler stands between bsup and the server: the process ID announced when the
+    // connection started is then the pooler's, not the server's.
+    bool behind_pooler() {
+        if (!m_behind_pooler) {
+            Result r = run("SELECT pg_backend_pid()");
+            m_behind_pooler = r.integer(0, 0) != connection().announced_pid();
+        }
+        return *m_behind_pooler;
+    }
+
+    void poll_until(core::TimePoint until) {
+        m_poll = std::min(m_poll == core::Duration(0) ? core::Duration(10) : m_poll * 2,
+                          core::Duration(200));
+        core::Duration left = until - core::now();
+        std::this_thread::sleep_for(std::clamp(left, core::Duration(2), m_poll));
+    }
+
+    // Releases `key` if `holder` holds it (whoever holds it when empty), in one statement with
+    // the read of who held it, and announces the change.
+    core::Release release(const std::string& key, const std::optional<std::string>& holder) {
+        constexpr const char* sql =
+            "WITH prev AS (" BSUP_STATUS_SELECT " WHERE l.key = $1::text FOR UPDATE OF l),"
+            " released AS (UPDATE blacksmith_supervisor.locks u " BSUP_RELEASE_SET
+            " FROM prev p WHERE u.key = p.key AND p.held"
+            " AND ($2::text IS NULL OR p.session_id = $2::text) RETURNING u.key)"
+            " SELECT p.*, (SELECT count(*) FROM (SELECT pg_notify('blacksmith_supervisor', key)"
+            " FROM released) n) > 0 FROM prev p";
+        Result r = run(sql, {key, holder});
+        core::Release out;
+        if (r.rows() == 0) {
+            out.previous = free_semaphore(key);
+            return out;
+        }
+        out.previous = read_semaphore(r, 0);
+        out.released = r.boolean(0, 8);
+        return out;
+    }
+
+    std::string m_connection;
+    core::Duration m_timeout;
+    std::unique_ptr<Connection> m_db;
+    std::optional<bool> m_behind_pooler;
+    bool m_listening = false;
+    bool m_migrated = false;
+    core::Duration m_poll{0};
+};
+
+} // namespace
+
+std::unique_ptr<core::Supervisor>
+make_postgres_supervisor(const core::ConnectionSettings& settings) {
+    return std::make_unique<PostgresSupervisor>(settings);
+}
+
+} // namespace bsup::drivers
