@@ -38,8 +38,7 @@ void add_global_flags(CLI::App& app, GlobalFlags& f) {
     app.add_option("--lock-delay", f.lock_delay,
                    "consul: the session's lock delay (default 15s; 0 allowed)")
         ->group(g);
-    app.add_flag("--json", f.json, "Print one JSON document on stdout (same as -o json)")
-        ->group(g);
+    app.add_flag("--json", f.json, "Print one JSON document on stdout (same as -o json)")->group(g);
     app.add_option("-o,--output", f.output, "Output format: text or json")
         ->check(CLI::IsMember({"text", "json"}))
         ->group(g);
@@ -105,12 +104,11 @@ void add_commands(CLI::App& app, Context& ctx, Action& action, CommandFlags& fla
                   "backend cannot be reached");
 
     LockFlags& lock = flags.lock;
-    cmd = subcommand(
-        app, action, "lock",
-        "Acquire KEY for this session; starts a session first when there is none",
-        "Example:\n  bsup lock migrations/warehouse --wait 10m && migrate up; "
-        "bsup unlock migrations/warehouse",
-        [&ctx, &lock] { return lock_command(ctx, lock); });
+    cmd = subcommand(app, action, "lock",
+                     "Acquire KEY for this session; starts a session first when there is none",
+                     "Example:\n  bsup lock migrations/warehouse --wait 10m && migrate up; "
+                     "bsup unlock migrations/warehouse",
+                     [&ctx, &lock] { return lock_command(ctx, lock); });
     cmd->add_option("key", lock.key, "The key, like migrations/warehouse")->required();
     cmd->add_option("--ttl", lock.ttl,
                     "TTL of the session this command starts (10s to 24h, default 15m)");
@@ -127,8 +125,7 @@ void add_commands(CLI::App& app, Context& ctx, Action& action, CommandFlags& fla
         "Example:\n  bsup run migrations/warehouse --wait 10m -- migrate up",
         [&ctx, &run] { return run_command(ctx, run); });
     cmd->add_option("key", run.key, "The key, like migrations/warehouse")->required();
-    cmd->add_option("command", run.command, "The command and its arguments, after --")
-        ->required();
+    cmd->add_option("command", run.command, "The command and its arguments, after --")->required();
     cmd->add_option("--wait", run.wait, "Wait up to this long for the key (default 0: try once)");
     cmd->add_option("--ttl", run.ttl,
                     "TTL of the session run starts, renewed at a third of it (default 15s)");

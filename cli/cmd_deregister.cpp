@@ -8,9 +8,10 @@ core::ExitCode deregister_command(Context& ctx, const DeregisterFlags& f) {
     core::Client client = ctx.client();
     core::Deregistration result = client.deregister(f.force);
     nlohmann::ordered_json doc{{"deregistered", result.session.has_value()},
-                       {"session_id", result.session ? nlohmann::ordered_json(result.session->id)
-                                                     : nlohmann::ordered_json(nullptr)},
-                       {"released", result.released}};
+                               {"session_id", result.session
+                                                  ? nlohmann::ordered_json(result.session->id)
+                                                  : nlohmann::ordered_json(nullptr)},
+                               {"released", result.released}};
     std::string text;
     if (result.session) {
         text = fmt::format("ended session {}", result.session->id);

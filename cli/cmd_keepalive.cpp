@@ -31,18 +31,13 @@ void start_keepalive(Context& ctx, const core::Client& client, bool whole_sessio
         return;
     }
     pid_t pid = watched > 0 ? watched : ::getppid();
-    std::vector<std::string> argv{own_executable(),
-                                  "__keepalive",
-                                  "--pid",
-                                  std::to_string(pid),
-                                  "--scope",
-                                  whole_session ? "session" : "locks",
-                                  "--state-file",
-                                  config.state_path.string(),
-                                  "--from",
-                                  std::string(core::to_string(config.connection.driver)),
-                                  "--timeout",
-                                  ctx.flags.timeout};
+    std::vector<std::string> argv{
+        own_executable(), "__keepalive",
+        "--pid",          std::to_string(pid),
+        "--scope",        whole_session ? "session" : "locks",
+        "--state-file",   config.state_path.string(),
+        "--from",         std::string(core::to_string(config.connection.driver)),
+        "--timeout",      ctx.flags.timeout};
     if (!ctx.flags.token_file.empty()) {
         argv.insert(argv.end(), {"--token-file", ctx.flags.token_file});
     }
@@ -55,8 +50,8 @@ core::ExitCode heartbeat_command(Context& ctx, const HeartbeatFlags& f) {
     core::Client client = ctx.client();
     core::KeepaliveRequest request;
     request.watched = f.pid;
-    request.scope = f.scope == "session" ? core::KeepaliveScope::session
-                                         : core::KeepaliveScope::locks;
+    request.scope =
+        f.scope == "session" ? core::KeepaliveScope::session : core::KeepaliveScope::locks;
     std::string reason = core::run_keepalive(client, request);
     ctx.out.debug(fmt::format("keepalive stopped: {}", reason));
     return core::ExitCode::ok;

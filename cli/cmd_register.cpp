@@ -41,11 +41,11 @@ core::ExitCode register_command(Context& ctx, const RegisterFlags& f) {
     }
     nlohmann::ordered_json doc = session_json(reg.session, client.config());
     doc["created"] = reg.created;
-    ctx.out.result(doc, fmt::format("{} session {} as {} (ttl {}, state file {})",
-                                    reg.created ? "registered" : "already registered:",
-                                    reg.session.id, reg.session.service.name,
-                                    core::format_duration(reg.session.ttl),
-                                    client.config().state_path.string()));
+    ctx.out.result(doc,
+                   fmt::format("{} session {} as {} (ttl {}, state file {})",
+                               reg.created ? "registered" : "already registered:", reg.session.id,
+                               reg.session.service.name, core::format_duration(reg.session.ttl),
+                               client.config().state_path.string()));
     return core::ExitCode::ok;
 }
 

@@ -31,8 +31,8 @@ core::ExitCode run_command(Context& ctx, const RunFlags& f) {
     doc["lock_lost"] = result.lock_lost;
     if (!result.acquisition.acquired) {
         ctx.out.result(doc, "");
-        ctx.out.notice(fmt::format("{} is held by {}", f.key,
-                                   describe_holder(result.acquisition.semaphore)));
+        ctx.out.notice(
+            fmt::format("{} is held by {}", f.key, describe_holder(result.acquisition.semaphore)));
         return static_cast<core::ExitCode>(f.conflict_exit_code);
     }
     if (result.lock_lost) {

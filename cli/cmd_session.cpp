@@ -31,8 +31,8 @@ core::ExitCode services_command(Context& ctx) {
 core::ExitCode version_command(Context& ctx) {
     std::vector<std::string_view> drivers = drivers::built_in_drivers();
     nlohmann::ordered_json doc{{"version", BSUP_VERSION}, {"drivers", drivers}};
-    ctx.out.result(doc, fmt::format("bsup {} (drivers: {})", BSUP_VERSION,
-                                    fmt::join(drivers, ", ")));
+    ctx.out.result(doc,
+                   fmt::format("bsup {} (drivers: {})", BSUP_VERSION, fmt::join(drivers, ", ")));
     return core::ExitCode::ok;
 }
 

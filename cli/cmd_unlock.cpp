@@ -23,8 +23,8 @@ core::ExitCode unlock_command(Context& ctx, const UnlockFlags& f) {
         return core::ExitCode::ok;
     }
     ctx.out.result(doc, "");
-    ctx.out.notice(was_held ? fmt::format("{} is not held by this session; it is held by {}",
-                                          f.key, describe_holder(previous))
+    ctx.out.notice(was_held ? fmt::format("{} is not held by this session; it is held by {}", f.key,
+                                          describe_holder(previous))
                             : fmt::format("{} is not held", f.key));
     return core::ExitCode::not_acquired;
 }

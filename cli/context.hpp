@@ -9,7 +9,7 @@
 namespace bsup::cli {
 
 class Context {
-public:
+  public:
     GlobalFlags flags;
     Output out;
     core::Environment env = core::process_environment();

@@ -65,9 +65,8 @@ void Output::result(const nlohmann::ordered_json& document, const std::string& t
 
 void Output::log(std::string_view level, const std::string& message) const {
     if (log_format == LogFormat::json) {
-        nlohmann::ordered_json line{{"time", core::format_rfc3339(core::now())},
-                            {"level", level},
-                            {"message", message}};
+        nlohmann::ordered_json line{
+            {"time", core::format_rfc3339(core::now())}, {"level", level}, {"message", message}};
         write(stderr, line.dump() + "\n");
     } else {
         write(stderr, fmt::format("bsup: {}{}\n", level == "info" ? "" : std::string(level) + ": ",
@@ -100,8 +99,8 @@ void Output::error(const core::Error& e) const {
     }
     if (json()) {
         nlohmann::ordered_json error{{"code", e.code()},
-                             {"message", e.what()},
-                             {"exit_code", static_cast<int>(e.exit_code())}};
+                                     {"message", e.what()},
+                                     {"exit_code", static_cast<int>(e.exit_code())}};
         if (!e.hint().empty()) {
             error["hint"] = e.hint();
         }
@@ -131,7 +130,9 @@ std::string status_table(const std::vector<core::Semaphore>& rows) {
         bool held = s.is_acquired.value_or(false);
         cells.push_back({
             s.key,
-            !s.is_acquired ? "unknown" : held ? "held" : "free",
+            !s.is_acquired ? "unknown"
+            : held         ? "held"
+                           : "free",
             held ? s.acquirer_name : "-",
             held && !s.acquirer_address.empty() ? s.acquirer_address : "-",
             held ? s.session_id : "-",

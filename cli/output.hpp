@@ -16,7 +16,7 @@ enum class Format { text, json };
 enum class LogFormat { text, json };
 
 class Output {
-public:
+  public:
     Format format = Format::text;
     LogFormat log_format = LogFormat::text;
     int verbosity = 0; // -v: 1 and more; -q: -1
@@ -37,7 +37,7 @@ public:
     // An error: on stderr as text, and with --json also as the error object on stdout.
     void error(const core::Error& e) const;
 
-private:
+  private:
     void log(std::string_view level, const std::string& message) const;
 };
 

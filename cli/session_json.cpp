@@ -4,7 +4,8 @@
 
 namespace bsup::cli {
 
-nlohmann::ordered_json session_json(const core::Session& session, const core::ClientConfig& config) {
+nlohmann::ordered_json session_json(const core::Session& session,
+                                    const core::ClientConfig& config) {
     return nlohmann::ordered_json{
         {"session_id", session.id},
         {"driver", std::string(core::to_string(config.connection.driver))},

@@ -113,7 +113,9 @@ void Child::signal(int signal) const {
     ::kill(-m_pid, signal);
 }
 
-bool Child::group_alive() const { return ::kill(-m_pid, 0) == 0; }
+bool Child::group_alive() const {
+    return ::kill(-m_pid, 0) == 0;
+}
 
 std::optional<int> Child::reap() {
     if (!m_status) {

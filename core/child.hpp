@@ -15,7 +15,7 @@ std::vector<std::string> environment_with(const std::vector<std::string>& extra)
 // A child process in a process group of its own, so that signals and a lost lock reach everything
 // it started. Not copyable; the destructor does not wait (call wait_for or terminate).
 class Child {
-public:
+  public:
     // Starts `argv` (searched in PATH, no shell in between) with `extra_env` added to this
     // process's environment. Throws an Error with exit code 127 when the program is not
     // found, 126 when it cannot be run.
@@ -34,7 +34,7 @@ public:
     std::optional<int> reap();
     int wait();
 
-private:
+  private:
     pid_t m_pid = -1;
     std::optional<int> m_status;
 };

@@ -24,8 +24,8 @@ void check_backend(const State& state, const ConnectionSettings& asked,
     }
     throw state_file_error(
         fmt::format("state file {} belongs to {} at {}, but this command asks for {} at {}",
-                    path.string(), to_string(state.driver), state.endpoint,
-                    to_string(asked.driver), asked.endpoint),
+                    path.string(), to_string(state.driver), state.endpoint, to_string(asked.driver),
+                    asked.endpoint),
         "pass the same --from/--connection as the command that registered the session, another "
         "--state-file, or end that session with 'bsup deregister'");
 }
@@ -214,13 +214,17 @@ Client::RunSession Client::session_for_run() {
     return RunSession{start_own_session(), true};
 }
 
-Session Client::renew(const Session& session) { return supervisor().renew(session); }
+Session Client::renew(const Session& session) {
+    return supervisor().renew(session);
+}
 
 Release Client::release(const Session& session, const std::string& key) {
     return supervisor().unlock(session, Lock{key});
 }
 
-void Client::end(const Session& session) { supervisor().shutdown(session); }
+void Client::end(const Session& session) {
+    supervisor().shutdown(session);
+}
 
 Release Client::unlock(const std::string& key, bool force) {
     validate_key(key);
@@ -247,19 +251,23 @@ Semaphore Client::status(const std::string& key) {
     return supervisor().status(Lock{key});
 }
 
-std::vector<Semaphore> Client::held() { return supervisor().held(); }
+std::vector<Semaphore> Client::held() {
+    return supervisor().held();
+}
 
 Session Client::renew() {
     StateFile file(m_config.state_path);
     std::optional<State> state = current_state();
     if (!state) {
-        throw state_file_error(fmt::format("no session: state file {} does not exist",
-                                           file.path().string()),
-                               "start one with 'bsup register' or 'bsup lock KEY'");
+        throw state_file_error(
+            fmt::format("no session: state file {} does not exist", file.path().string()),
+            "start one with 'bsup register' or 'bsup lock KEY'");
     }
     return supervisor().renew(state->session);
 }
 
-std::vector<Service> Client::services() { return supervisor().services(); }
+std::vector<Service> Client::services() {
+    return supervisor().services();
+}
 
 } // namespace bsup::core

@@ -24,7 +24,7 @@ Service default_service();
 struct ClientConfig {
     ConnectionSettings connection;
     std::filesystem::path state_path;
-    Service service;            // what register (or the first lock) registers
+    Service service;              // what register (or the first lock) registers
     Duration ttl = k_default_ttl; // the TTL of a session that this client starts
     std::string check_http;       // consul: the service's HTTP health check
 };
@@ -43,7 +43,7 @@ struct Deregistration {
 // supervisor. One instance per command; it knows nothing of the command line and never prints
 // (notices go to the sink the caller gives).
 class Client {
-public:
+  public:
     Client(ClientConfig config, SupervisorFactory factory, NoticeSink notice);
 
     const ClientConfig& config() const { return m_config; }
@@ -87,7 +87,7 @@ public:
     // The session of the state file, checked against the backend asked for; empty when none.
     std::optional<State> current_state();
 
-private:
+  private:
     Supervisor& supervisor();
     Session start_session(const StateFile& file);
     Session start_own_session();

@@ -11,9 +11,13 @@ TimePoint now() {
         std::chrono::system_clock::now());
 }
 
-TimePoint from_unix_ms(long long ms) { return TimePoint(std::chrono::milliseconds(ms)); }
+TimePoint from_unix_ms(long long ms) {
+    return TimePoint(std::chrono::milliseconds(ms));
+}
 
-long long to_unix_ms(TimePoint t) { return t.time_since_epoch().count(); }
+long long to_unix_ms(TimePoint t) {
+    return t.time_since_epoch().count();
+}
 
 std::string format_rfc3339(TimePoint t) {
     long long ms = to_unix_ms(t);

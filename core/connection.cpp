@@ -59,8 +59,7 @@ std::string sqlite_endpoint(const std::string& connection) {
                           "use sqlite:/path/to/bsup.db, or --from postgres/consul for a URL");
     }
     if (path.empty()) {
-        throw usage_error("the sqlite connection names no file",
-                          "use sqlite:/path/to/bsup.db");
+        throw usage_error("the sqlite connection names no file", "use sqlite:/path/to/bsup.db");
     }
     return "sqlite:" + std::filesystem::absolute(path).lexically_normal().string();
 }
@@ -74,8 +73,9 @@ std::filesystem::path state_home(const Environment& env) {
     if (auto home = env("HOME")) {
         return std::filesystem::path(*home) / ".local" / "state" / "bsup";
     }
-    throw usage_error("cannot find a folder for bsup's files: neither XDG_STATE_HOME nor HOME is set",
-                      "set HOME, or pass --state-file and --connection");
+    throw usage_error(
+        "cannot find a folder for bsup's files: neither XDG_STATE_HOME nor HOME is set",
+        "set HOME, or pass --state-file and --connection");
 }
 
 ConnectionSettings resolve_connection(const ConnectionRequest& request, const Environment& env) {

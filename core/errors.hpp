@@ -20,14 +20,14 @@ enum class ExitCode : int {
 // `code` is the machine-readable name printed in the JSON error object; `hint` says what to do.
 // Messages must already be free of secrets (see redact.hpp): they are printed as they are.
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ExitCode exit_code, std::string code, const std::string& message, std::string hint = {});
 
     ExitCode exit_code() const { return m_exit_code; }
     const std::string& code() const { return m_code; }
     const std::string& hint() const { return m_hint; }
 
-private:
+  private:
     ExitCode m_exit_code;
     std::string m_code;
     std::string m_hint;
@@ -40,7 +40,7 @@ Error state_file_error(const std::string& message, std::string hint = {});
 
 // A session that the backend no longer knows (expired or destroyed).
 class SessionGone : public Error {
-public:
+  public:
     explicit SessionGone(const std::string& session_id);
 };
 

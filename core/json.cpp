@@ -10,21 +10,23 @@ void to_json(nlohmann::ordered_json& j, const Semaphore& s) {
     j = nlohmann::ordered_json::object();
     j["key"] = s.key;
     j["is_applicable"] = s.is_applicable;
-    j["is_acquired"] = s.is_acquired ? nlohmann::ordered_json(*s.is_acquired) : nlohmann::ordered_json(nullptr);
+    j["is_acquired"] =
+        s.is_acquired ? nlohmann::ordered_json(*s.is_acquired) : nlohmann::ordered_json(nullptr);
     // SPEC: the three strings are left out when the key is free.
     if (!s.session_id.empty()) {
         j["acquirer_name"] = s.acquirer_name;
         j["acquirer_address"] = s.acquirer_address;
         j["session_id"] = s.session_id;
     }
-    j["lock_index"] = s.lock_index ? nlohmann::ordered_json(*s.lock_index) : nlohmann::ordered_json(nullptr);
+    j["lock_index"] =
+        s.lock_index ? nlohmann::ordered_json(*s.lock_index) : nlohmann::ordered_json(nullptr);
     j["acquired_at"] = time_json(s.acquired_at);
     j["expires_at"] = time_json(s.expires_at);
 }
 
 void to_json(nlohmann::ordered_json& j, const Service& s) {
-    j = nlohmann::ordered_json{{"id", s.id},      {"name", s.name}, {"version", s.version},
-                       {"address", s.address}, {"tags", s.tags}, {"meta", s.meta}};
+    j = nlohmann::ordered_json{{"id", s.id},           {"name", s.name}, {"version", s.version},
+                               {"address", s.address}, {"tags", s.tags}, {"meta", s.meta}};
 }
 
 void from_json(const nlohmann::ordered_json& j, Service& s) {

@@ -13,17 +13,18 @@
 #include <thread>
 #include <unistd.h>
 
-
 namespace bsup::core {
 
 namespace {
 
-bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+bool process_alive(pid_t pid) {
+    return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+}
 
 // Writes our PID to the keepalive file, and removes it when the heartbeat stops (if it is still
 // ours).
 class PidFile {
-public:
+  public:
     explicit PidFile(std::filesystem::path path) : m_path(std::move(path)) {
         std::filesystem::path tmp = m_path;
         tmp += fmt::format(".tmp.{}", ::getpid());
@@ -41,7 +42,7 @@ public:
         }
     }
 
-private:
+  private:
     std::filesystem::path m_path;
 };
 

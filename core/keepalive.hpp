@@ -33,6 +33,7 @@ std::string run_keepalive(Client& client, const KeepaliveRequest& request);
 
 // Starts `argv` (argv[0] an absolute path) as a daemon: its own session, no terminal, standard
 // streams on /dev/null, with `extra_env` added to the environment. Returns once it is started.
-void spawn_detached(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env);
+void spawn_detached(const std::vector<std::string>& argv,
+                    const std::vector<std::string>& extra_env);
 
 } // namespace bsup::core

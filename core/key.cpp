@@ -57,9 +57,9 @@ void validate_key(std::string_view key) {
             auto u = static_cast<unsigned char>(ch);
             shown += (u < 0x20 || u == 0x7F) ? fmt::format("\\x{:02x}", u) : std::string(1, ch);
         }
-        return usage_error(fmt::format("invalid key '{}{}': {}", shown,
-                                       key.size() > 80 ? "..." : "", why),
-                           "keys are '/'-separated segments, like migrations/warehouse");
+        return usage_error(
+            fmt::format("invalid key '{}{}': {}", shown, key.size() > 80 ? "..." : "", why),
+            "keys are '/'-separated segments, like migrations/warehouse");
     };
     if (key.empty()) {
         throw fail("empty");

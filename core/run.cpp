@@ -14,7 +14,7 @@ namespace {
 
 // The signals the run loop takes itself: blocked, and read with sigtimedwait.
 class BlockedSignals {
-public:
+  public:
     BlockedSignals() {
         sigemptyset(&m_set);
         for (int s : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) {
@@ -40,7 +40,7 @@ public:
         return s > 0 ? s : 0;
     }
 
-private:
+  private:
     sigset_t m_set{};
     sigset_t m_old{};
 };

@@ -19,9 +19,9 @@ struct RunRequest {
 };
 
 struct RunResult {
-    Acquisition acquisition;        // not acquired: the command never ran
-    std::optional<int> exit_code;   // the command's, as a shell reports it (128+N for signal N)
-    bool lock_lost = false;         // the command was stopped because the lock was lost
+    Acquisition acquisition;      // not acquired: the command never ran
+    std::optional<int> exit_code; // the command's, as a shell reports it (128+N for signal N)
+    bool lock_lost = false;       // the command was stopped because the lock was lost
     std::string lost_reason;
 };
 

@@ -18,7 +18,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+    return std::strerror(errno);
+}
 
 Error corrupt(const fs::path& path, const std::string& why) {
     return state_file_error(
@@ -159,10 +161,9 @@ std::optional<State> StateFile::read() const {
                                "pass --state-file with the path of a file");
     }
     if ((st.st_mode & 077) != 0) {
-        throw state_file_error(
-            fmt::format("state file {} has mode {:04o}; others may read it", m_path.string(),
-                        st.st_mode & 07777),
-            fmt::format("make it private with 'chmod 600 {}'", m_path.string()));
+        throw state_file_error(fmt::format("state file {} has mode {:04o}; others may read it",
+                                           m_path.string(), st.st_mode & 07777),
+                               fmt::format("make it private with 'chmod 600 {}'", m_path.string()));
     }
     if (!ok) {
         throw state_file_error(
@@ -241,9 +242,9 @@ StateFile::Guard::Guard(const fs::path& state_path) {
         if (errno != EINTR) {
             int saved = errno;
             ::close(m_fd);
-            throw state_file_error(fmt::format("cannot lock {}: {}", lock_path.string(),
-                                               std::strerror(saved)),
-                                   "is the folder on a file system without locks?");
+            throw state_file_error(
+                fmt::format("cannot lock {}: {}", lock_path.string(), std::strerror(saved)),
+                "is the folder on a file system without locks?");
         }
     }
 }

@@ -19,13 +19,14 @@ struct State {
 };
 
 // --state-file, else BSUP_STATE_FILE, else ${XDG_STATE_HOME:-$HOME/.local/state}/bsup/state.json.
-std::filesystem::path state_file_path(const std::optional<std::string>& flag, const Environment& env);
+std::filesystem::path state_file_path(const std::optional<std::string>& flag,
+                                      const Environment& env);
 
 // The state file at one path. Reading and writing fail with exit 4 (state_file_error), naming the
 // path and what to do; a file that cannot be read is never replaced by write() unless the caller
 // decided so (deregister --force).
 class StateFile {
-public:
+  public:
     explicit StateFile(std::filesystem::path path);
 
     const std::filesystem::path& path() const { return m_path; }
@@ -45,19 +46,19 @@ public:
     // An exclusive lock on "<path>.lock" held while it lives: bsup processes that share a state
     // file serialize their read-modify-write sequences on it.
     class Guard {
-    public:
+      public:
         explicit Guard(const std::filesystem::path& state_path);
         Guard(const Guard&) = delete;
         Guard& operator=(const Guard&) = delete;
         ~Guard();
 
-    private:
+      private:
         int m_fd = -1;
     };
 
     Guard lock() const { return Guard(m_path); }
 
-private:
+  private:
     std::filesystem::path m_path;
 };
 

@@ -19,7 +19,7 @@ struct SessionRequest {
 // when the backend no longer knows the session); contention is a result, not an error. Drivers
 // never print.
 class Supervisor {
-public:
+  public:
     virtual ~Supervisor() = default;
 
     // Init: starts a session with the TTL on the backend's clock and registers its service.

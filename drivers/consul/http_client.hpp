@@ -50,16 +50,16 @@ class HttpClient {
     // One attempt over the plain socket or over libcurl: the same outcomes either way.
     SocketReply attempt_plain(const char* method, const std::string& target,
                               const std::string* body, core::TimePoint deadline);
-    SocketReply attempt_curl(const char* method, const std::string& target,
-                             const std::string* body, core::TimePoint deadline);
+    SocketReply attempt_curl(const char* method, const std::string& target, const std::string* body,
+                             core::TimePoint deadline);
     void* handle();
 
     ConsulConfig m_config;
     std::unique_ptr<SocketHttp> m_plain; // set when no TLS is needed: libcurl is never loaded
-    void* m_curl = nullptr;       // CURL*
-    void* m_headers = nullptr;    // curl_slist*
-    void* m_connect_to = nullptr; // curl_slist*
-    char m_error[256] = {};       // CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE)
+    void* m_curl = nullptr;              // CURL*
+    void* m_headers = nullptr;           // curl_slist*
+    void* m_connect_to = nullptr;        // curl_slist*
+    char m_error[256] = {};              // CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE)
 };
 
 // "GET /v1/kv/..." failed with `response`: the backend Error to throw.

@@ -108,7 +108,9 @@ bool split_http_url(const std::string& url, std::string& host, std::string& port
 SocketHttp::SocketHttp(std::string host, std::string port, std::string unix_socket)
     : m_host(std::move(host)), m_port(std::move(port)), m_unix_socket(std::move(unix_socket)) {}
 
-SocketHttp::~SocketHttp() { close(); }
+SocketHttp::~SocketHttp() {
+    close();
+}
 
 void SocketHttp::close() {
     if (m_fd >= 0) {
@@ -204,8 +206,7 @@ SocketReply SocketHttp::request(const char* method, const std::string& target,
     return reply;
 }
 
-SocketReply SocketHttp::exchange(const std::string& request, core::TimePoint deadline,
-                                 bool fresh) {
+SocketReply SocketHttp::exchange(const std::string& request, core::TimePoint deadline, bool fresh) {
     SocketReply reply;
     if (fresh) {
         close();
@@ -283,9 +284,8 @@ SocketReply SocketHttp::exchange(const std::string& request, core::TimePoint dea
             while (eol != std::string_view::npos) {
                 std::size_t start = eol + 2;
                 eol = head.find("\r\n", start);
-                std::string_view line = head.substr(start, eol == std::string_view::npos
-                                                               ? std::string_view::npos
-                                                               : eol - start);
+                std::string_view line = head.substr(
+                    start, eol == std::string_view::npos ? std::string_view::npos : eol - start);
                 std::string value = trim(line.substr(std::min(line.find(':') + 1, line.size())));
                 if (iequals_prefix(line, "content-length:")) {
                     length = std::strtoull(value.c_str(), nullptr, 10);

@@ -52,7 +52,7 @@ std::string path_of(const core::ConnectionSettings& settings) {
 }
 
 class SqliteSupervisor final : public core::Supervisor {
-public:
+  public:
     explicit SqliteSupervisor(const core::ConnectionSettings& settings)
         : m_path(path_of(settings)), m_timeout(settings.timeout) {}
 
@@ -225,7 +225,7 @@ public:
         std::this_thread::sleep_for(std::clamp(left, core::Duration(1), m_poll));
     }
 
-private:
+  private:
     template <typename T> static T parse_or(const std::string& text, T fallback) {
         nlohmann::ordered_json j = nlohmann::ordered_json::parse(text, nullptr, false);
         try {
