@@ -45,22 +45,23 @@ std::vector<std::string> environment_with(const std::vector<std::string>& extra)
     return out;
 }
 
+std::vector<char*> exec_array(const std::vector<std::string>& strings) {
+    std::vector<char*> out;
+    for (const std::string& s : strings) {
+        out.push_back(const_cast<char*>(s.c_str())); // exec*() takes char*, never writes
+    }
+    out.push_back(nullptr);
+    return out;
+}
+
 Child::Child(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
     if (argv.empty()) {
         throw usage_error("no command to run", "put it after '--': bsup run KEY -- migrate up");
     }
     // Everything the child needs is built before fork: only async-signal-safe calls after it.
-    std::vector<char*> args;
-    for (const std::string& a : argv) {
-        args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    std::vector<std::string> env_strings = environment_with(extra_env);
-    std::vector<char*> envp;
-    for (std::string& e : env_strings) {
-        envp.push_back(e.data());
-    }
-    envp.push_back(nullptr);
+    std::vector<char*> args = exec_array(argv);
+    const std::vector<std::string> env_strings = environment_with(extra_env);
+    std::vector<char*> envp = exec_array(env_strings);
 
     int report[2];
     if (::pipe2(report, O_CLOEXEC) != 0) {

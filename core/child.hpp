@@ -12,6 +12,9 @@ namespace bsup::core {
 // This process's environment with `extra` ("NAME=value") added, replacing same-named entries.
 std::vector<std::string> environment_with(const std::vector<std::string>& extra);
 
+// Pointers to `strings`, null-terminated, as execve() takes them; `strings` must outlive them.
+std::vector<char*> exec_array(const std::vector<std::string>& strings);
+
 // A child process in a process group of its own, so that signals and a lost lock reach everything
 // it started. Not copyable; the destructor does not wait (call wait_for or terminate).
 class Child {

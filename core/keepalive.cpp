@@ -117,17 +117,9 @@ std::string run_keepalive(Client& client, const KeepaliveRequest& request) {
 
 void spawn_detached(const std::vector<std::string>& argv,
                     const std::vector<std::string>& extra_env) {
-    std::vector<char*> args;
-    for (const std::string& a : argv) {
-        args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    std::vector<std::string> env_strings = environment_with(extra_env);
-    std::vector<char*> envp;
-    for (std::string& e : env_strings) {
-        envp.push_back(e.data());
-    }
-    envp.push_back(nullptr);
+    std::vector<char*> args = exec_array(argv);
+    const std::vector<std::string> env_strings = environment_with(extra_env);
+    std::vector<char*> envp = exec_array(env_strings);
 
     pid_t first = ::fork();
     if (first < 0) {
