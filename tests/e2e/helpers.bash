@@ -7,18 +7,6 @@ bats_require_minimum_version 1.5.0
 # The state file of a named session, as bsup_as uses it.
 state_of() { printf '%s\n' "$BATS_TEST_TMPDIR/state-$1/state.json"; }
 
-# The session ID written in a state file. Without one, prints a text that matches no output (and
-# fails), so that `[[ $output == *"$(session_in F)"* ]]` cannot pass by accident.
-session_in() {
-  local id
-  id=$(jq -r .session_id "$1" 2>/dev/null) || id=
-  if [ "${#id}" -ne 27 ]; then
-    printf '<no session in %s>\n' "$1"
-    return 1
-  fi
-  printf '%s\n' "$id"
-}
-
 # The default embedded database of this test (common_setup points XDG_STATE_HOME at the test's
 # own folder).
 default_db() { printf '%s\n' "$XDG_STATE_HOME/bsup/bsup.db"; }

@@ -21,3 +21,15 @@ bsup_as() {
   local who=$1; shift
   BSUP_STATE_FILE="$BATS_TEST_TMPDIR/state-$who/state.json" "$BSUP" "$@"
 }
+
+# The session ID written in a state file. Without one, prints a text that matches no output (and
+# fails), so that `[[ $output == *"$(session_in F)"* ]]` cannot pass by accident.
+session_in() {
+  local id
+  id=$(jq -r .session_id "$1" 2>/dev/null) || id=
+  if [ "${#id}" -ne 27 ]; then
+    printf '<no session in %s>\n' "$1"
+    return 1
+  fi
+  printf '%s\n' "$id"
+}

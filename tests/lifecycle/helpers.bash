@@ -85,17 +85,6 @@ bsup_bg_as() {
   track "$BG_PID"
 }
 
-# The session ID written in a state file; a text that matches nothing when there is none.
-session_in() {
-  local id
-  id=$(jq -r .session_id "$1" 2>/dev/null) || id=
-  if [ "${#id}" -ne 27 ]; then
-    printf '<no session in %s>\n' "$1"
-    return 1
-  fi
-  printf '%s\n' "$id"
-}
-
 fail() {
   printf '%s\n' "$*" >&2
   return 1
