@@ -231,19 +231,17 @@ Release Client::unlock(const std::string& key, bool force) {
     if (force) {
         return supervisor().force_unlock(Lock{key});
     }
+    // Without a live session nothing is ours: report who holds the key, release nothing.
     std::optional<State> state = current_state();
-    if (!state) {
-        Release none;
-        none.previous = supervisor().status(Lock{key});
-        return none;
+    if (state) {
+        try {
+            return supervisor().unlock(state->session, Lock{key});
+        } catch (const SessionGone&) {
+        }
     }
-    try {
-        return supervisor().unlock(state->session, Lock{key});
-    } catch (const SessionGone&) {
-        Release none;
-        none.previous = supervisor().status(Lock{key});
-        return none;
-    }
+    Release none;
+    none.previous = supervisor().status(Lock{key});
+    return none;
 }
 
 Semaphore Client::status(const std::string& key) {
