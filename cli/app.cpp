@@ -1,5 +1,6 @@
 // The command line: every flag of every subcommand, wired to CLI11. This is the only file that
 // includes CLI11 (it is heavy to compile); the subcommands themselves live in cmd_*.cpp.
+#include "cli/cmd_history.hpp"
 #include "cli/context.hpp"
 
 #include <CLI/CLI.hpp>
@@ -65,6 +66,7 @@ struct CommandFlags {
     RunFlags run;
     UnlockFlags unlock;
     StatusFlags status;
+    HistoryFlags history;
     HeartbeatFlags heartbeat;
 };
 
@@ -138,11 +140,15 @@ void add_commands(CLI::App& app, Context& ctx, Action& action, CommandFlags& fla
     UnlockFlags& unlock = flags.unlock;
     cmd = subcommand(app, action, "unlock", "Release KEY held by this session",
                      "Examples:\n  bsup unlock migrations/warehouse\n"
-                     "  bsup unlock --force migrations/warehouse   # its holder was killed",
+                     "  bsup unlock --force migrations/warehouse --reason 'job 4711 was killed'",
                      [&ctx, &unlock] { return unlock_command(ctx, unlock); });
     cmd->add_option("key", unlock.key, "The key, like migrations/warehouse")->required();
-    cmd->add_flag("--force", unlock.force,
-                  "Break the lock whoever holds it (for operators: its holder died)");
+    CLI::Option* force =
+        cmd->add_flag("--force", unlock.force,
+                      "Break the lock whoever holds it (for operators: its holder died)");
+    cmd->add_option("--reason", unlock.reason,
+                    "With --force: why, recorded in the key's history (at most 1024 bytes)")
+        ->needs(force);
 
     StatusFlags& status = flags.status;
     cmd = subcommand(app, action, "status",
@@ -154,6 +160,18 @@ void add_commands(CLI::App& app, Context& ctx, Action& action, CommandFlags& fla
     cmd->add_option("keys", status.keys, "Keys to show");
     cmd->add_flag("-e,--exit-status", status.exit_status,
                   "Exit 1 when a named key is free (with no key: when none is held)");
+
+    HistoryFlags& history = flags.history;
+    cmd = subcommand(app, action, "history",
+                     "Show the grants, releases, expiries and forced breaks of KEY (default: of "
+                     "every key), newest last",
+                     "Examples:\n  bsup history migrations/warehouse\n"
+                     "  bsup history migrations/warehouse --json | jq '.events[] | "
+                     "select(.event == \"force\")'",
+                     [&ctx, &history] { return history_command(ctx, history); });
+    cmd->add_option("key", history.key, "The key, like migrations/warehouse");
+    cmd->add_option("-n,--limit", history.limit, "Show the newest N events (default 20)")
+        ->check(CLI::Range(1, 10000));
 
     HeartbeatFlags& heartbeat = flags.heartbeat;
     cmd = subcommand(app, action, "__keepalive", "", "",

@@ -7,7 +7,7 @@ namespace bsup::cli {
 
 core::ExitCode unlock_command(Context& ctx, const UnlockFlags& f) {
     core::Client client = ctx.client();
-    core::Release result = client.unlock(f.key, f.force);
+    core::Release result = client.unlock(f.key, f.force, f.reason);
     const core::Semaphore& previous = result.previous;
     bool was_held = previous.is_acquired.value_or(false);
 
@@ -18,6 +18,9 @@ core::ExitCode unlock_command(Context& ctx, const UnlockFlags& f) {
         std::string text = fmt::format("released {}", f.key);
         if (f.force) {
             text += fmt::format(" (it was held by {})", describe_holder(previous));
+            if (!f.reason.empty()) {
+                text += "; recorded in its history with the reason given";
+            }
         }
         ctx.out.result(doc, ctx.out.verbosity < 0 && !f.force ? std::string() : text);
         return core::ExitCode::ok;

@@ -67,6 +67,12 @@ struct RunFlags {
 struct UnlockFlags {
     std::string key;
     bool force = false;
+    std::string reason;
+};
+
+struct HistoryFlags {
+    std::string key; // empty: every key
+    int limit = 20;
 };
 
 struct StatusFlags {

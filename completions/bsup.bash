@@ -6,13 +6,14 @@
 # Install as /usr/share/bash-completion/completions/bsup, or source it from ~/.bashrc.
 # tests/docs/completions.bats checks the flag lists below against 'bsup --help'.
 
-_bsup_commands="register deregister lock run unlock status renew services version"
+_bsup_commands="register deregister lock run unlock status history renew services version"
 _bsup_global_flags="--from --connection --state-file --timeout --token-file --lock-delay --json"
 _bsup_global_flags+=" -o --output --log-format -v --verbose -q --quiet -h --help"
 # Flags that take a value in the next word (or after '=').
 _bsup_value_flags="--from --connection --state-file --timeout --token-file --lock-delay -o"
 _bsup_value_flags+=" --output --log-format --name --id --address --service-version --tag --meta"
 _bsup_value_flags+=" --check-http --ttl --wait --grace --conflict-exit-code --keepalive-pid"
+_bsup_value_flags+=" --reason -n --limit"
 
 _bsup_command_flags() {
   case $1 in
@@ -20,7 +21,8 @@ _bsup_command_flags() {
   deregister) echo "--force" ;;
   lock) echo "--ttl --wait --conflict-exit-code --keepalive --keepalive-pid" ;;
   run) echo "--wait --ttl --grace --conflict-exit-code" ;;
-  unlock) echo "--force" ;;
+  unlock) echo "--force --reason" ;;
+  history) echo "-n --limit" ;;
   status) echo "-e --exit-status" ;;
   esac
 }
@@ -139,7 +141,7 @@ _bsup() {
     fi
   elif [[ -z $cmd ]]; then
     list=$_bsup_commands
-  elif [[ $cmd == status ]] || [[ $cmd =~ ^(lock|run|unlock)$ && $positionals -eq 0 ]]; then
+  elif [[ $cmd == status ]] || [[ $cmd =~ ^(lock|run|unlock|history)$ && $positionals -eq 0 ]]; then
     mapfile -t candidates < <(_bsup_keys "${words[0]}" "${conn[@]}")
     quote=1
   fi

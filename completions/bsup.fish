@@ -95,6 +95,7 @@ complete -c bsup -n __bsup_no_subcommand -a lock -d 'Acquire KEY for this sessio
 complete -c bsup -n __bsup_no_subcommand -a run -d 'Hold KEY exactly as long as a command runs'
 complete -c bsup -n __bsup_no_subcommand -a unlock -d 'Release KEY held by this session'
 complete -c bsup -n __bsup_no_subcommand -a status -d 'Show who holds keys'
+complete -c bsup -n __bsup_no_subcommand -a history -d 'Show the grants, releases, expiries and breaks'
 complete -c bsup -n __bsup_no_subcommand -a renew -d 'Extend this session by its TTL'
 complete -c bsup -n __bsup_no_subcommand -a services -d 'List the registered services'
 complete -c bsup -n __bsup_no_subcommand -a version -d 'Print the version and the drivers'
@@ -129,6 +130,10 @@ complete -c bsup -n '__bsup_using register lock' -l keepalive-pid -x -d 'Watch t
 # deregister, unlock
 complete -c bsup -n '__bsup_using deregister' -l force -d 'Discard the state file whatever it holds'
 complete -c bsup -n '__bsup_using unlock' -l force -d 'Break the lock whoever holds it'
+complete -c bsup -n '__bsup_using unlock' -l reason -x -d 'With --force: why, recorded in the history'
+
+# history
+complete -c bsup -n '__bsup_using history' -s n -l limit -x -d 'Show the newest N events (default 20)'
 
 # lock, run
 complete -c bsup -n '__bsup_using lock run' -l wait -x -d 'Wait up to this long for the key'
@@ -141,6 +146,6 @@ complete -c bsup -n __bsup_child_words -a '(complete -C (__bsup_child_words)" "(
 # status
 complete -c bsup -n '__bsup_using status' -s e -l exit-status -d 'Exit 1 when a named key is free'
 
-# Keys: one for lock and unlock, any number for status.
-complete -c bsup -n '__bsup_using lock run unlock; and not __bsup_child_words >/dev/null; and test (__bsup_positionals) = 0' -a '(__bsup_keys)' -d 'Held key'
+# Keys: one for lock, unlock and history, any number for status.
+complete -c bsup -n '__bsup_using lock run unlock history; and not __bsup_child_words >/dev/null; and test (__bsup_positionals) = 0' -a '(__bsup_keys)' -d 'Held key'
 complete -c bsup -n '__bsup_using status' -a '(__bsup_keys)' -d 'Held key'

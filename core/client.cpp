@@ -226,10 +226,17 @@ void Client::end(const Session& session) {
     supervisor().shutdown(session);
 }
 
-Release Client::unlock(const std::string& key, bool force) {
+Release Client::unlock(const std::string& key, bool force, const std::string& reason) {
     validate_key(key);
+    if (!reason.empty() && !force) {
+        throw usage_error("--reason needs --force: only a forced break records a reason");
+    }
+    if (reason.size() > k_max_reason_bytes) {
+        throw usage_error(fmt::format("--reason is {} bytes long; at most {} are allowed",
+                                      reason.size(), k_max_reason_bytes));
+    }
     if (force) {
-        return supervisor().force_unlock(Lock{key});
+        return supervisor().force_unlock(Lock{key}, reason);
     }
     // Without a live session nothing is ours: report who holds the key, release nothing.
     std::optional<State> state = current_state();
@@ -247,6 +254,17 @@ Release Client::unlock(const std::string& key, bool force) {
 Semaphore Client::status(const std::string& key) {
     validate_key(key);
     return supervisor().status(Lock{key});
+}
+
+std::vector<Event> Client::history(const std::optional<std::string>& key, int limit) {
+    if (key) {
+        validate_key(*key);
+    }
+    if (limit < 1 || limit > k_max_history_limit) {
+        throw usage_error(fmt::format("invalid --limit {}: must be between 1 and {}", limit,
+                                      k_max_history_limit));
+    }
+    return supervisor().history(key, limit);
 }
 
 std::vector<Semaphore> Client::held() {

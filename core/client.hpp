@@ -60,8 +60,13 @@ class Client {
                      const std::function<void(const Semaphore&)>& on_blocked = {});
 
     // Releases a key this session holds; `released` is false when it does not hold it. With
-    // `force`, breaks the lock whoever holds it, and needs no session.
-    Release unlock(const std::string& key, bool force);
+    // `force`, breaks the lock whoever holds it, and needs no session; `reason` (at most
+    // k_max_reason_bytes, only with `force`) is recorded with the break in the key's history.
+    Release unlock(const std::string& key, bool force, const std::string& reason = {});
+
+    // The newest `limit` (1 to k_max_history_limit) events of `key`, or of every key when empty;
+    // oldest first.
+    std::vector<Event> history(const std::optional<std::string>& key, int limit);
 
     // For `run`: the session of the state file when there is one (kept afterwards: `own` is
     // false), else a session of its own that no state file remembers (to be ended with end()).

@@ -24,6 +24,19 @@ void to_json(nlohmann::ordered_json& j, const Semaphore& s) {
     j["expires_at"] = time_json(s.expires_at);
 }
 
+void to_json(nlohmann::ordered_json& j, const Event& e) {
+    j = nlohmann::ordered_json::object();
+    j["time"] = format_rfc3339(e.time);
+    j["key"] = e.key;
+    j["event"] = to_string(e.kind);
+    j["session_id"] = e.session_id;
+    j["acquirer_name"] = e.acquirer_name;
+    j["acquirer_address"] = e.acquirer_address;
+    j["lock_index"] =
+        e.lock_index ? nlohmann::ordered_json(*e.lock_index) : nlohmann::ordered_json(nullptr);
+    j["reason"] = e.reason ? nlohmann::ordered_json(*e.reason) : nlohmann::ordered_json(nullptr);
+}
+
 void to_json(nlohmann::ordered_json& j, const Service& s) {
     j = nlohmann::ordered_json{{"id", s.id},           {"name", s.name}, {"version", s.version},
                                {"address", s.address}, {"tags", s.tags}, {"meta", s.meta}};

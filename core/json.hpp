@@ -10,6 +10,7 @@ namespace bsup::core {
 
 void to_json(nlohmann::ordered_json& j, const Semaphore& s);
 void to_json(nlohmann::ordered_json& j, const Service& s);
+void to_json(nlohmann::ordered_json& j, const Event& e);
 void from_json(const nlohmann::ordered_json& j, Service& s);
 
 // A time as RFC 3339, or null.

@@ -78,4 +78,54 @@ struct Release {
     Semaphore previous;
 };
 
+// What happened to a key, as `bsup history` shows it. Recorded by the driver with the change it
+// describes (docs/DESIGN.md "History").
+enum class EventKind {
+    grant,   // a session acquired the key (a new grant; not the holder locking it again)
+    release, // the holder released it (unlock, or deregister/shutdown)
+    expiry,  // the holder's session lapsed; recorded when bsup observes it
+    force,   // unlock --force broke it
+};
+
+constexpr std::string_view to_string(EventKind kind) {
+    switch (kind) {
+    case EventKind::grant:
+        return "grant";
+    case EventKind::release:
+        return "release";
+    case EventKind::expiry:
+        return "expiry";
+    case EventKind::force:
+        return "force";
+    }
+    return "unknown";
+}
+
+constexpr std::optional<EventKind> parse_event_kind(std::string_view name) {
+    for (EventKind k :
+         {EventKind::grant, EventKind::release, EventKind::expiry, EventKind::force}) {
+        if (name == to_string(k)) {
+            return k;
+        }
+    }
+    return std::nullopt;
+}
+
+// One entry of a key's history. The holder fields name the session the event is about: the new
+// holder for a grant, the former holder otherwise. `reason` is set only for a forced break.
+struct Event {
+    TimePoint time{};
+    std::string key;
+    EventKind kind = EventKind::grant;
+    std::string session_id;
+    std::string acquirer_name;
+    std::string acquirer_address;
+    std::optional<std::int64_t> lock_index;
+    std::optional<std::string> reason;
+};
+
+// Bounds of `history` and of `unlock --reason` (drivers keep at most their own bound of events).
+constexpr int k_max_history_limit = 10000;
+constexpr std::size_t k_max_reason_bytes = 1024;
+
 } // namespace bsup::core

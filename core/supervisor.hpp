@@ -37,8 +37,13 @@ class Supervisor {
     // Releases `lock` if `session` holds it; `released` is false otherwise.
     virtual Release unlock(const Session& session, const Lock& lock) = 0;
 
-    // Breaks the lock whoever holds it (unlock --force, for operators); needs no session.
-    virtual Release force_unlock(const Lock& lock) = 0;
+    // Breaks the lock whoever holds it (unlock --force, for operators); needs no session. The
+    // break is recorded in the key's history with `reason` (empty: none).
+    virtual Release force_unlock(const Lock& lock, const std::string& reason = {}) = 0;
+
+    // The newest `limit` events of `key` (of every key when empty), oldest first. Drivers keep a
+    // bounded number of events (docs/DESIGN.md "History").
+    virtual std::vector<Event> history(const std::optional<std::string>& key, int limit) = 0;
 
     // The status of one key; of every held key (sorted by key).
     virtual Semaphore status(const Lock& lock) = 0;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -27,6 +28,31 @@ constexpr core::Duration k_min_wait_spacing = std::chrono::milliseconds(50);
 constexpr core::Duration k_lock_delay_poll = std::chrono::milliseconds(250);
 constexpr const char* k_session_meta = "bsup-session"; // the service's Consul session
 constexpr const char* k_version_meta = "version";      // Consul services have no version field
+constexpr std::size_t k_history_bound = 100;           // events kept per key
+constexpr std::int64_t k_trim_every = 10;              // grants between two trims of a history
+constexpr int k_release_attempts = 3;
+constexpr std::size_t k_max_txn_ops = 64; // Consul's limit per transaction
+
+Json kv_op(Json op) {
+    return Json{{"KV", std::move(op)}};
+}
+
+// The event about `holder` (its key, session and grant), now by this machine's clock.
+core::Event event_of(core::EventKind kind, const core::Semaphore& holder,
+                     const std::string& reason = {}) {
+    core::Event e;
+    e.time = core::now();
+    e.key = holder.key;
+    e.kind = kind;
+    e.session_id = holder.session_id;
+    e.acquirer_name = holder.acquirer_name;
+    e.acquirer_address = holder.acquirer_address;
+    e.lock_index = holder.lock_index;
+    if (!reason.empty()) {
+        e.reason = reason;
+    }
+    return e;
+}
 
 Json parse_json(const HttpClient& http, const char* what, const Response& response) {
     Json j = Json::parse(response.body, nullptr, false);
@@ -107,7 +133,8 @@ class ConsulSupervisor final : public core::Supervisor {
         // destroyed session, not to released ones.
         std::vector<std::string> released;
         for (const KvEntry& entry : list_entries()) {
-            if (entry.session == session.handle && release(entry.key, session.handle)) {
+            if (entry.session == session.handle &&
+                release_recorded(entry, session.handle, core::EventKind::release)) {
                 released.push_back(entry.key);
             }
         }
@@ -130,17 +157,49 @@ class ConsulSupervisor final : public core::Supervisor {
             return core::Acquisition{current->session == session.handle,
                                      consul::to_semaphore(*current)};
         }
-        // Free: take it in a transaction, whose answer carries the new LockIndex.
+        // Free: take it in a transaction, whose answer carries the new LockIndex, provided the
+        // key is still as read (so that the LockIndex recorded with the grant is the one Consul
+        // gives, and a lapsed holder's expiry is recorded once). The history entries go in the
+        // same transaction.
         std::string value = consul::lock_value(session, core::now());
-        Json txn = Json::array({Json{{"KV", Json{{"Verb", "lock"},
-                                                 {"Key", key_name(lock.key)},
-                                                 {"Value", consul::base64_encode(value)},
-                                                 {"Session", session.handle}}}}});
+        std::string key = key_name(lock.key);
+        Json txn = Json::array();
+        txn.push_back(
+            current
+                ? kv_op({{"Verb", "check-index"}, {"Key", key}, {"Index", current->modify_index}})
+                : kv_op({{"Verb", "check-not-exists"}, {"Key", key}}));
+        txn.push_back(kv_op({{"Verb", "lock"},
+                             {"Key", key},
+                             {"Value", consul::base64_encode(value)},
+                             {"Session", session.handle}}));
+        std::vector<core::Event> events;
+        if (std::optional<core::Semaphore> lapsed =
+                current ? consul::lapsed_holder(*current) : std::nullopt) {
+            events.push_back(event_of(core::EventKind::expiry, *lapsed));
+        }
+        KvEntry granted;
+        granted.key = lock.key;
+        granted.session = session.handle;
+        granted.lock_index = current ? current->lock_index + 1 : 1;
+        granted.value = value;
+        events.push_back(event_of(core::EventKind::grant, consul::to_semaphore(granted)));
+        add_history(txn, events);
         Response r = http().put("/v1/txn", txn.dump());
         if (r.status == 200) {
             Json answer = parse_json(http(), "PUT /v1/txn", r);
-            KvEntry entry = consul::parse_entry(answer.at("Results").at(0).at("KV"));
+            KvEntry entry = granted;
+            for (const Json& result : answer.at("Results")) {
+                KvEntry e = consul::parse_entry(result.at("KV"));
+                if (e.key == lock.key) {
+                    entry = e; // the check's answer first, then the lock's
+                }
+            }
             entry.value = value;
+            // Trimming costs a request: every k_trim_every grants is enough, since a grant
+            // brings at most three events (an expiry, itself, its release).
+            if (entry.lock_index % k_trim_every == 0) {
+                trim_history(lock.key);
+            }
             return core::Acquisition{true, consul::to_semaphore(entry)};
         }
         if (r.status != 409) {
@@ -165,32 +224,74 @@ class ConsulSupervisor final : public core::Supervisor {
     }
 
     core::Release unlock(const core::Session& session, const core::Lock& lock) override {
-        // One transaction: read who held it, check that it is this session, release.
-        std::string key = key_name(lock.key);
-        Json txn = Json::array(
-            {Json{{"KV", Json{{"Verb", "get"}, {"Key", key}}}},
-             Json{{"KV",
-                   Json{{"Verb", "check-session"}, {"Key", key}, {"Session", session.handle}}}},
-             Json{{"KV", Json{{"Verb", "unlock"}, {"Key", key}, {"Session", session.handle}}}}});
-        Response r = http().put("/v1/txn", txn.dump());
-        if (r.status == 200) {
-            Json answer = parse_json(http(), "PUT /v1/txn", r);
-            return core::Release{true, consul::to_semaphore(consul::parse_entry(
-                                           answer.at("Results").at(0).at("KV")))};
+        // Read who holds it; then one transaction checks that it is still so and this session,
+        // releases, and records the release. A default read may be stale just after a leader
+        // election (a restarted agent), so "not ours" is asked again with ?consistent before
+        // bsup answers it, and a transaction that found the key changed is tried again.
+        for (int attempt = 0;; ++attempt) {
+            std::optional<KvEntry> current = read_entry(lock.key, attempt > 0);
+            bool ours = current && current->session == session.handle;
+            if (!ours && attempt > 0) {
+                return core::Release{false, current ? consul::to_semaphore(*current)
+                                                    : consul::free_semaphore(lock.key)};
+            }
+            if (ours && release_recorded(*current, session.handle, core::EventKind::release)) {
+                return core::Release{true, consul::to_semaphore(*current)};
+            }
+            if (attempt == k_release_attempts) {
+                throw core::Error(core::ExitCode::backend, "backend_error",
+                                  fmt::format("Consul at {}: cannot release {}: the key changed "
+                                              "under every attempt",
+                                              http().display(), lock.key),
+                                  "retry; the key stays held by this session until then");
+            }
         }
-        if (r.status != 409) {
-            consul::unexpected(http(), "PUT /v1/txn", r);
-        }
-        return core::Release{false, status(lock)};
     }
 
-    core::Release force_unlock(const core::Lock& lock) override {
+    core::Release force_unlock(const core::Lock& lock, const std::string& reason) override {
         std::optional<KvEntry> current = read_entry(lock.key);
         if (!current || current->session.empty()) {
             return core::Release{false, consul::free_semaphore(lock.key)};
         }
         // Consul releases a key with the holder's own session ID, whoever asks.
-        return core::Release{release(lock.key, current->session), consul::to_semaphore(*current)};
+        return core::Release{
+            release_recorded(*current, current->session, core::EventKind::force, reason),
+            consul::to_semaphore(*current)};
+    }
+
+    std::vector<core::Event> history(const std::optional<std::string>& key, int limit) override {
+        std::string folder = std::string(consul::k_history_prefix) + (key ? *key + "/" : "");
+        Response r = http().get(kv_path(folder) + "?recurse");
+        if (r.status == 404) {
+            return {};
+        }
+        if (r.status != 200) {
+            consul::unexpected(http(), "GET /v1/kv?recurse (history)", r);
+        }
+        // Entry names sort by time: <ms since the epoch, 16 digits>-<n>-<random>.
+        std::vector<std::pair<std::string, core::Event>> named;
+        for (const Json& item : parse_json(http(), "GET /v1/kv?recurse (history)", r)) {
+            KvEntry entry = consul::parse_entry(item);
+            std::string rest = entry.key.substr(std::min(folder.size(), entry.key.size()));
+            if (key && rest.find('/') != std::string::npos) {
+                continue; // the history of a longer key (of "a/b" when asked for "a")
+            }
+            std::optional<core::Event> event = consul::parse_event(entry.value);
+            if (event) {
+                std::size_t slash = entry.key.rfind('/');
+                named.emplace_back(entry.key.substr(slash + 1), std::move(*event));
+            }
+        }
+        std::stable_sort(named.begin(), named.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        std::size_t first = named.size() > static_cast<std::size_t>(limit)
+                                ? named.size() - static_cast<std::size_t>(limit)
+                                : 0;
+        std::vector<core::Event> out;
+        for (std::size_t i = first; i < named.size(); ++i) {
+            out.push_back(std::move(named[i].second));
+        }
+        return out;
     }
 
     core::Semaphore status(const core::Lock& lock) override {
@@ -326,22 +427,94 @@ class ConsulSupervisor final : public core::Supervisor {
     }
 
     // /v1/kv/blacksmith/<key>, each segment percent-encoded.
-    std::string key_path(const std::string& key) {
-        std::string path = "/v1/kv/" + std::string(consul::k_prefix);
+    std::string key_path(const std::string& key) { return kv_path(key_name(key)); }
+
+    // /v1/kv/<path>, each segment percent-encoded; a trailing '/' is kept.
+    std::string kv_path(const std::string& path) {
+        std::string out = "/v1/kv/";
         std::size_t start = 0;
-        for (;;) {
-            std::size_t slash = key.find('/', start);
-            path += http().escape(key.substr(start, slash - start));
+        while (start < path.size()) {
+            std::size_t slash = path.find('/', start);
+            out += http().escape(path.substr(start, slash - start));
             if (slash == std::string::npos) {
-                return path;
+                break;
             }
-            path += '/';
+            out += '/';
             start = slash + 1;
+        }
+        return out;
+    }
+
+    static std::string history_folder(const std::string& key) {
+        return std::string(consul::k_history_prefix) + key + "/";
+    }
+
+    // Appends to `txn` one "set" of a history entry for each event.
+    void add_history(Json& txn, const std::vector<core::Event>& events) {
+        std::uint32_t nonce = m_random();
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            const core::Event& e = events[i];
+            std::string name = fmt::format("{:016d}-{}-{:08x}", core::to_unix_ms(e.time), i, nonce);
+            txn.push_back(kv_op({{"Verb", "set"},
+                                 {"Key", history_folder(e.key) + name},
+                                 {"Value", consul::base64_encode(consul::event_value(e))}}));
         }
     }
 
-    std::optional<KvEntry> read_entry(const std::string& key) {
-        Response r = http().get(key_path(key));
+    // Deletes the oldest history entries of `key` beyond k_history_bound: one GET of the names,
+    // and a transaction only when there are too many.
+    void trim_history(const std::string& key) {
+        Response r = http().get(kv_path(history_folder(key)) + "?keys&separator=/");
+        if (r.status == 404) {
+            return;
+        }
+        if (r.status != 200) {
+            consul::unexpected(http(), "GET /v1/kv?keys (history)", r);
+        }
+        std::vector<std::string> names;
+        for (const Json& item : parse_json(http(), "GET /v1/kv?keys (history)", r)) {
+            if (item.is_string() && item.get<std::string>().back() != '/') {
+                names.push_back(item.get<std::string>());
+            }
+        }
+        if (names.size() <= k_history_bound) {
+            return;
+        }
+        std::sort(names.begin(), names.end());
+        std::size_t excess = std::min(names.size() - k_history_bound, k_max_txn_ops);
+        Json txn = Json::array();
+        for (std::size_t i = 0; i < excess; ++i) {
+            txn.push_back(kv_op({{"Verb", "delete"}, {"Key", names[i]}}));
+        }
+        Response d = http().put("/v1/txn", txn.dump());
+        if (d.status != 200 && d.status != 409) {
+            consul::unexpected(http(), "PUT /v1/txn (history)", d);
+        }
+    }
+
+    // Releases `entry` held by Consul session `holder` in one transaction that checks the key is
+    // still as read, empties its value (a free key naming a holder means a lapsed one) and
+    // records the event. False when the key changed meanwhile.
+    bool release_recorded(const KvEntry& entry, const std::string& holder, core::EventKind kind,
+                          const std::string& reason = {}) {
+        std::string key = key_name(entry.key);
+        Json txn = Json::array(
+            {kv_op({{"Verb", "check-index"}, {"Key", key}, {"Index", entry.modify_index}}),
+             kv_op({{"Verb", "unlock"}, {"Key", key}, {"Value", ""}, {"Session", holder}})});
+        add_history(txn, {event_of(kind, consul::to_semaphore(entry), reason)});
+        Response r = http().put("/v1/txn", txn.dump());
+        if (r.status == 409) {
+            return false;
+        }
+        if (r.status != 200) {
+            consul::unexpected(http(), "PUT /v1/txn", r);
+        }
+        return true;
+    }
+
+    // `consistent`: through the leader, verified (Consul's ?consistent), never stale.
+    std::optional<KvEntry> read_entry(const std::string& key, bool consistent = false) {
+        Response r = http().get(key_path(key) + (consistent ? "?consistent" : ""));
         if (r.index) {
             m_index[key] = *r.index;
         }
@@ -373,14 +546,6 @@ class ConsulSupervisor final : public core::Supervisor {
             out.push_back(consul::parse_entry(item));
         }
         return out;
-    }
-
-    bool release(const std::string& key, const std::string& holder) {
-        Response r = http().put(key_path(key) + "?release=" + http().escape(holder));
-        if (r.status != 200) {
-            consul::unexpected(http(), "PUT /v1/kv?release", r);
-        }
-        return r.body.find("true") != std::string::npos;
     }
 
     std::set<std::string> live_sessions() {
@@ -431,6 +596,7 @@ class ConsulSupervisor final : public core::Supervisor {
     core::ConnectionSettings m_settings;
     std::unique_ptr<HttpClient> m_http;
     std::map<std::string, std::uint64_t> m_index; // X-Consul-Index of each key's last read
+    std::mt19937 m_random{std::random_device{}()};
     core::TimePoint m_last_wait{};
 };
 

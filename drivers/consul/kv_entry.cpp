@@ -1,77 +1,34 @@
 #include "drivers/consul/kv_entry.hpp"
 
+#include "core/json.hpp"
+
 #include <array>
 
 namespace bsup::drivers::consul {
 
 namespace {
 
-constexpr std::string_view k_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 std::string string_or_empty(const nlohmann::ordered_json& j, const char* field) {
     auto it = j.find(field);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// An integer field, 0 when missing or not an integer: converting a float like 1e300 to an integer
+// type would be undefined behaviour (found by fuzz/consul_kv.cpp).
+template <typename T> T integer_or_zero(const nlohmann::ordered_json& j, const char* field) {
+    auto it = j.find(field);
+    return it != j.end() && it->is_number_integer() ? it->get<T>() : T{};
+}
+
 } // namespace
-
-std::string base64_encode(std::string_view data) {
-    std::string out;
-    out.reserve((data.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 2 < data.size(); i += 3) {
-        auto n = static_cast<std::uint32_t>(static_cast<unsigned char>(data[i]) << 16 |
-                                            static_cast<unsigned char>(data[i + 1]) << 8 |
-                                            static_cast<unsigned char>(data[i + 2]));
-        for (int shift : {18, 12, 6, 0}) {
-            out += k_alphabet[(n >> shift) & 63];
-        }
-    }
-    if (std::size_t rest = data.size() - i; rest > 0) {
-        std::uint32_t n = static_cast<unsigned char>(data[i]) << 16;
-        if (rest == 2) {
-            n |= static_cast<unsigned char>(data[i + 1]) << 8;
-        }
-        out += k_alphabet[(n >> 18) & 63];
-        out += k_alphabet[(n >> 12) & 63];
-        out += rest == 2 ? k_alphabet[(n >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
-
-std::string base64_decode(std::string_view text) {
-    std::array<int, 256> table{};
-    table.fill(-1);
-    for (std::size_t i = 0; i < k_alphabet.size(); ++i) {
-        table[static_cast<unsigned char>(k_alphabet[i])] = static_cast<int>(i);
-    }
-    std::string out;
-    std::uint32_t buffer = 0;
-    int bits = 0;
-    for (char c : text) {
-        int v = table[static_cast<unsigned char>(c)];
-        if (v < 0) {
-            continue; // padding, or anything else Consul would never send
-        }
-        buffer = (buffer << 6) | static_cast<std::uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((buffer >> bits) & 0xff);
-        }
-    }
-    return out;
-}
 
 KvEntry parse_entry(const nlohmann::ordered_json& j) {
     KvEntry entry;
     std::string key = string_or_empty(j, "Key");
     entry.key = key.rfind(k_prefix, 0) == 0 ? key.substr(k_prefix.size()) : key;
     entry.session = string_or_empty(j, "Session");
-    entry.lock_index = j.value("LockIndex", std::int64_t{0});
-    entry.modify_index = j.value("ModifyIndex", std::uint64_t{0});
+    entry.lock_index = integer_or_zero<std::int64_t>(j, "LockIndex");
+    entry.modify_index = integer_or_zero<std::uint64_t>(j, "ModifyIndex");
     entry.value = base64_decode(string_or_empty(j, "Value"));
     return entry;
 }
@@ -111,6 +68,49 @@ core::Semaphore to_semaphore(const KvEntry& entry) {
         }
     }
     return s;
+}
+
+std::optional<core::Semaphore> lapsed_holder(const KvEntry& entry) {
+    if (!entry.session.empty() || entry.value.empty()) {
+        return std::nullopt;
+    }
+    nlohmann::ordered_json value = nlohmann::ordered_json::parse(entry.value, nullptr, false);
+    if (!value.is_object() || string_or_empty(value, "session_id").empty()) {
+        return std::nullopt;
+    }
+    KvEntry held = entry;
+    held.session = string_or_empty(value, "session_id");
+    return to_semaphore(held);
+}
+
+std::string event_value(const core::Event& event) {
+    return nlohmann::ordered_json(event).dump();
+}
+
+std::optional<core::Event> parse_event(const std::string& value) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(value, nullptr, false);
+    if (!j.is_object()) {
+        return std::nullopt;
+    }
+    std::optional<core::TimePoint> time = core::parse_rfc3339(string_or_empty(j, "time"));
+    std::optional<core::EventKind> kind = core::parse_event_kind(string_or_empty(j, "event"));
+    if (!time || !kind) {
+        return std::nullopt;
+    }
+    core::Event e;
+    e.time = *time;
+    e.kind = *kind;
+    e.key = string_or_empty(j, "key");
+    e.session_id = string_or_empty(j, "session_id");
+    e.acquirer_name = string_or_empty(j, "acquirer_name");
+    e.acquirer_address = string_or_empty(j, "acquirer_address");
+    if (auto it = j.find("lock_index"); it != j.end() && it->is_number_integer()) {
+        e.lock_index = it->get<std::int64_t>();
+    }
+    if (auto it = j.find("reason"); it != j.end() && it->is_string()) {
+        e.reason = it->get<std::string>();
+    }
+    return e;
 }
 
 } // namespace bsup::drivers::consul

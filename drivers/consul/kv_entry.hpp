@@ -4,6 +4,7 @@
 // value is JSON naming the holder (bsup's session ID, acquirer name and address, when it was
 // acquired), and its mapping to the model's Semaphore.
 
+#include "core/base64.hpp"
 #include "core/model.hpp"
 
 #include <cstdint>
@@ -33,7 +34,22 @@ std::string lock_value(const core::Session& holder, core::TimePoint acquired_at)
 core::Semaphore to_semaphore(const KvEntry& entry);
 core::Semaphore free_semaphore(const std::string& key);
 
-std::string base64_encode(std::string_view data);
-std::string base64_decode(std::string_view text);
+// The holder that a free entry still names: Consul releases the key of a session that lapsed (or
+// was destroyed) but keeps its value, whereas bsup empties the value when it releases a key.
+// Empty when the entry is held, or names no bsup holder.
+std::optional<core::Semaphore> lapsed_holder(const KvEntry& entry);
+
+// The history of keys lives under k_history_prefix + <key> + "/" (docs/DESIGN.md "History"):
+// one entry an event, named so that names sort by time. Beside the locks' prefix, not under it,
+// so that reading every lock (status, held) never carries the history; an ACL rule for
+// key_prefix "blacksmith" covers both.
+constexpr std::string_view k_history_prefix = "blacksmith-history/";
+
+// An event as bsup stores it in KV (the JSON of `bsup history`), and back.
+std::string event_value(const core::Event& event);
+std::optional<core::Event> parse_event(const std::string& value);
+
+using core::base64_decode;
+using core::base64_encode;
 
 } // namespace bsup::drivers::consul

@@ -52,6 +52,23 @@ CREATE TABLE IF NOT EXISTS blacksmith_supervisor.bsup_grants (
   lock_index BIGINT NOT NULL
 );
 )sql",
+    // 2: the history of keys (bsup history): one row an event, written by the statement of the
+    //    change it describes; ids only grow, so the newest events are kept with one range delete
+    //    on the primary key (docs/DESIGN.md "History").
+    R"sql(
+CREATE TABLE IF NOT EXISTS blacksmith_supervisor.bsup_events (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  key TEXT NOT NULL,
+  event TEXT NOT NULL,
+  session_id TEXT,
+  acquirer_name TEXT,
+  acquirer_address TEXT,
+  lock_index BIGINT,
+  reason TEXT
+);
+CREATE INDEX IF NOT EXISTS bsup_events_key ON blacksmith_supervisor.bsup_events (key, id);
+)sql",
 };
 
 constexpr int k_version = static_cast<int>(std::size(k_steps));

@@ -193,6 +193,17 @@ std::optional<std::int64_t> Statement::optional_integer(int column) const {
     return integer(column);
 }
 
+std::optional<std::string> Statement::optional_text(int column) const {
+    if (sqlite3_column_type(m_stmt.get(), column) == SQLITE_NULL) {
+        return std::nullopt;
+    }
+    return text(column);
+}
+
+int Database::changes() const {
+    return sqlite3_changes(m_db.get());
+}
+
 Database::Transaction::Transaction(Database& db) : m_db(db) {
     m_db.execute("BEGIN IMMEDIATE");
 }

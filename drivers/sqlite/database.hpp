@@ -29,6 +29,7 @@ class Statement {
     std::string text(int column) const;
     std::int64_t integer(int column) const;
     std::optional<std::int64_t> optional_integer(int column) const;
+    std::optional<std::string> optional_text(int column) const;
 
   private:
     Database& m_db;
@@ -46,6 +47,8 @@ class Database {
     Database& operator=(const Database&) = delete;
 
     void execute(const char* sql);
+    // The rows that the last INSERT, UPDATE or DELETE changed.
+    int changes() const;
     [[noreturn]] void fail(const std::string& what) const;
 
     sqlite3* handle() const { return m_db.get(); }

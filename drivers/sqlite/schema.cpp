@@ -37,6 +37,23 @@ constexpr const char* k_steps[] = {
     );
     CREATE INDEX IF NOT EXISTS locks_session ON locks (session_id) WHERE is_acquired;
     )sql",
+    // 2: the history of keys (bsup history): one row an event, in the transaction of the change
+    //    it describes. `id` only grows (rows are deleted oldest first), so it orders the events
+    //    and bounds the table cheaply (docs/DESIGN.md "History").
+    R"sql(
+    CREATE TABLE IF NOT EXISTS events (
+      id INTEGER PRIMARY KEY,
+      at_ms INTEGER NOT NULL,
+      key TEXT NOT NULL,
+      event TEXT NOT NULL,
+      session_id TEXT,
+      acquirer_name TEXT,
+      acquirer_address TEXT,
+      lock_index INTEGER,
+      reason TEXT
+    );
+    CREATE INDEX IF NOT EXISTS events_key ON events (key, id);
+    )sql",
 };
 
 constexpr int k_version = static_cast<int>(std::size(k_steps));

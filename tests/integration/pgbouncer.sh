@@ -29,4 +29,5 @@ port=$("$source_dir/tests/servers/postgres.sh" start "$work")
 bouncer=$("$source_dir/tests/servers/pgbouncer.sh" start "$work" "$port")
 export BSUP_PG_DIR=$work BSUP_PG_PORT=$port BSUP_PGBOUNCER_PORT=$bouncer
 export BSUP_PG_URL="postgresql://postgres@127.0.0.1:$bouncer/postgres"
-bats "$source_dir/tests/integration/postgres/core.bats" "$source_dir/tests/integration/postgres/race.bats"
+bats "$source_dir/tests/integration/postgres/core.bats" "$source_dir/tests/integration/postgres/race.bats" \
+  "$source_dir/tests/integration/postgres/history.bats"
