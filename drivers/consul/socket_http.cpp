@@ -2,43 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <fcntl.h>
-#include <memory>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 namespace bsup::drivers::consul {
 
 namespace {
 
 using Outcome = SocketReply::Outcome;
-
-int ms_until(core::TimePoint deadline) {
-    auto left = (deadline - core::now()).count();
-    return static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
-}
-
-// Waits until `fd` is ready for `events`; false on timeout.
-bool wait_ready(int fd, short events, core::TimePoint deadline) {
-    for (;;) {
-        pollfd p{fd, events, 0};
-        int n = ::poll(&p, 1, ms_until(deadline));
-        if (n > 0) {
-            return true;
-        }
-        if (n == 0 || errno != EINTR) {
-            return false;
-        }
-    }
-}
 
 bool iequals_prefix(std::string_view line, std::string_view name) {
     return line.size() >= name.size() &&
@@ -71,7 +41,9 @@ bool dechunk(const std::string& raw, std::string& out) {
         if (size == 0) {
             return raw.find("\r\n", pos) != std::string::npos; // the (empty) trailer
         }
-        if (raw.size() < pos + size + 2) {
+        // Compared without overflow: a size near 2^64 (or "-6", which strtoull negates) would
+        // wrap pos around and loop forever (found by fuzz/consul_http.cpp).
+        if (size > raw.size() - pos || raw.size() - pos - size < 2) {
             return false;
         }
         out.append(raw, pos, size);
@@ -108,80 +80,10 @@ bool split_http_url(const std::string& url, std::string& host, std::string& port
 SocketHttp::SocketHttp(std::string host, std::string port, std::string unix_socket)
     : m_host(std::move(host)), m_port(std::move(port)), m_unix_socket(std::move(unix_socket)) {}
 
-SocketHttp::~SocketHttp() {
-    close();
-}
-
-void SocketHttp::close() {
-    if (m_fd >= 0) {
-        ::close(m_fd);
-        m_fd = -1;
-    }
-}
-
 bool SocketHttp::connect(core::TimePoint deadline, SocketReply& reply) {
-    auto attempt = [&](int family, const sockaddr* addr, socklen_t len) {
-        int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            reply.error = std::strerror(errno);
-            return false;
-        }
-        if (::connect(fd, addr, len) != 0 && errno != EINPROGRESS) {
-            reply.error = std::strerror(errno);
-            ::close(fd);
-            return false;
-        }
-        if (!wait_ready(fd, POLLOUT, deadline)) {
-            reply.outcome = Outcome::timeout;
-            reply.error = "connection timed out";
-            ::close(fd);
-            return false;
-        }
-        int err = 0;
-        socklen_t err_len = sizeof err;
-        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
-        if (err != 0) {
-            reply.error = std::strerror(err);
-            ::close(fd);
-            return false;
-        }
-        if (family != AF_UNIX) {
-            int one = 1;
-            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
-        m_fd = fd;
-        return true;
-    };
-    reply.outcome = Outcome::failed;
-    if (!m_unix_socket.empty()) {
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        if (m_unix_socket.size() >= sizeof addr.sun_path) {
-            reply.error = "socket path too long";
-            return false;
-        }
-        std::memcpy(addr.sun_path, m_unix_socket.c_str(), m_unix_socket.size() + 1);
-        return attempt(AF_UNIX, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-    }
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    int rc = ::getaddrinfo(m_host.c_str(), m_port.c_str(), &hints, &found);
-    if (rc != 0) {
-        reply.error = ::gai_strerror(rc);
-        return false;
-    }
-    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
-    for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-        if (attempt(a->ai_family, a->ai_addr, a->ai_addrlen)) {
-            return true;
-        }
-        if (reply.outcome == Outcome::timeout) {
-            return false;
-        }
-    }
-    return false;
+    net::Outcome outcome = m_socket.connect(m_host, m_port, m_unix_socket, deadline, reply.error);
+    reply.outcome = outcome == net::Outcome::timeout ? Outcome::timeout : Outcome::failed;
+    return outcome == net::Outcome::ok;
 }
 
 SocketReply SocketHttp::request(const char* method, const std::string& target,
@@ -197,7 +99,7 @@ SocketReply SocketHttp::request(const char* method, const std::string& target,
     } else {
         text += "\r\n";
     }
-    bool reused = m_fd >= 0;
+    bool reused = m_socket.is_open();
     SocketReply reply = exchange(text, deadline, !reused);
     if (reused && reply.outcome == Outcome::reset) {
         // The agent closed the idle keep-alive connection: once more on a new one.
@@ -209,28 +111,20 @@ SocketReply SocketHttp::request(const char* method, const std::string& target,
 SocketReply SocketHttp::exchange(const std::string& request, core::TimePoint deadline, bool fresh) {
     SocketReply reply;
     if (fresh) {
-        close();
+        m_socket.close();
         if (!connect(deadline, reply)) {
             return reply;
         }
     }
     auto broken = [&](Outcome outcome, std::string error) {
-        close();
+        m_socket.close();
         reply.outcome = outcome;
         reply.error = std::move(error);
         return reply;
     };
-    for (std::size_t sent = 0; sent < request.size();) {
-        ssize_t n = ::send(m_fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-        if (n > 0) {
-            sent += static_cast<std::size_t>(n);
-        } else if (errno == EAGAIN) {
-            if (!wait_ready(m_fd, POLLOUT, deadline)) {
-                return broken(Outcome::timeout, "timed out sending the request");
-            }
-        } else if (errno != EINTR) {
-            return broken(Outcome::reset, std::strerror(errno));
-        }
+    std::string error;
+    if (net::Outcome sent = m_socket.send_all(request, deadline, error); sent != net::Outcome::ok) {
+        return broken(sent == net::Outcome::timeout ? Outcome::timeout : Outcome::reset, error);
     }
 
     std::string raw;
@@ -238,7 +132,6 @@ SocketReply SocketHttp::exchange(const std::string& request, core::TimePoint dea
     std::optional<std::size_t> length;
     bool chunked = false;
     bool close_after = false;
-    char buf[16384];
     for (;;) {
         if (header_end != std::string::npos) {
             std::size_t have = raw.size() - header_end;
@@ -250,23 +143,17 @@ SocketReply SocketHttp::exchange(const std::string& request, core::TimePoint dea
                 break;
             }
         }
-        ssize_t n = ::recv(m_fd, buf, sizeof buf, 0);
-        if (n > 0) {
-            raw.append(buf, static_cast<std::size_t>(n));
-        } else if (n == 0) {
-            if (header_end != std::string::npos && !length && !chunked) {
-                reply.body = raw.substr(header_end); // body until close
-                close_after = true;
-                break;
-            }
-            return broken(Outcome::reset, "the connection was closed");
-        } else if (errno == EAGAIN) {
-            if (!wait_ready(m_fd, POLLIN, deadline)) {
-                return broken(Outcome::timeout, "timed out waiting for the answer");
-            }
-            continue;
-        } else if (errno != EINTR) {
-            return broken(Outcome::reset, std::strerror(errno));
+        net::Outcome got = m_socket.receive(raw, deadline, error);
+        if (got == net::Outcome::timeout) {
+            return broken(Outcome::timeout, "timed out waiting for the answer");
+        }
+        if (got == net::Outcome::closed && header_end != std::string::npos && !length && !chunked) {
+            reply.body = raw.substr(header_end); // body until close
+            close_after = true;
+            break;
+        }
+        if (got != net::Outcome::ok) {
+            return broken(Outcome::reset, error);
         }
         if (header_end == std::string::npos) {
             std::size_t end = raw.find("\r\n\r\n");
@@ -307,7 +194,7 @@ SocketReply SocketHttp::exchange(const std::string& request, core::TimePoint dea
         }
     }
     if (close_after) {
-        close();
+        m_socket.close();
     }
     reply.outcome = Outcome::ok;
     return reply;

@@ -5,6 +5,7 @@
 // its time and memory (docs/performance/consul.md). One keep-alive connection per command.
 
 #include "core/clock.hpp"
+#include "drivers/net/stream_socket.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -26,7 +27,6 @@ class SocketHttp {
   public:
     // `host` and `port` for TCP, or `unix_socket` when not empty.
     SocketHttp(std::string host, std::string port, std::string unix_socket);
-    ~SocketHttp();
     SocketHttp(const SocketHttp&) = delete;
     SocketHttp& operator=(const SocketHttp&) = delete;
 
@@ -38,12 +38,11 @@ class SocketHttp {
   private:
     SocketReply exchange(const std::string& request, core::TimePoint deadline, bool fresh);
     bool connect(core::TimePoint deadline, SocketReply& reply);
-    void close();
 
     std::string m_host;
     std::string m_port;
     std::string m_unix_socket;
-    int m_fd = -1;
+    net::StreamSocket m_socket;
 };
 
 // Splits "http://host:port" (no path) into host and port; false for anything else.

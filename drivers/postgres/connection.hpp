@@ -1,14 +1,17 @@
 #pragma once
 
-// One libpq connection, used without blocking so that every call is bounded by --timeout:
-// connecting, each statement (cancelled on the server when the deadline passes), and waiting for
-// notifications. Only parameterized statements (the extended protocol, unnamed statements) and
-// constant scripts are sent, so it works behind PgBouncer in transaction mode.
+// One connection to PostgreSQL, every call bounded by --timeout: connecting, each statement
+// (cancelled on the server when the deadline passes), and waiting for notifications. Only
+// parameterized statements (the extended protocol, unnamed statements) and constant scripts are
+// sent, so it works behind PgBouncer in transaction mode.
+//
+// Two implementations: bsup's own protocol client (wire_connection.cpp), for plain TCP and unix
+// sockets, which loads nothing; and libpq (libpq_connection.cpp), loaded on first use, for
+// everything else (TLS, Kerberos, service files, several hosts...). connect() chooses.
 
 #include "core/clock.hpp"
 #include "core/duration.hpp"
 #include "core/errors.hpp"
-#include "drivers/postgres/libpq.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -28,12 +31,14 @@ class ServerError : public core::Error {
     std::string m_sqlstate;
 };
 
-// The rows of a statement, as text.
+// The rows of a statement, as text (nullopt for NULL).
 class Result {
   public:
-    explicit Result(PGresult* result);
+    using Row = std::vector<std::optional<std::string>>;
+    Result() = default;
+    explicit Result(std::vector<Row> rows) : m_rows(std::move(rows)) {}
 
-    int rows() const;
+    int rows() const { return static_cast<int>(m_rows.size()); }
     bool is_null(int row, int column) const;
     std::string text(int row, int column) const;
     bool boolean(int row, int column) const;
@@ -41,7 +46,7 @@ class Result {
     std::optional<std::int64_t> optional_integer(int row, int column) const;
 
   private:
-    std::unique_ptr<PGresult, void (*)(PGresult*)> m_result;
+    std::vector<Row> m_rows;
 };
 
 // A statement parameter: text, or SQL NULL when empty.
@@ -49,39 +54,47 @@ using Param = std::optional<std::string>;
 
 class Connection {
   public:
-    // Connects with `conninfo` (a URI, key=value pairs, or empty for the PG* variables), with
-    // application_name "bsup" unless it names one. Throws a backend Error naming host and port.
-    Connection(const std::string& conninfo, core::Duration timeout);
+    virtual ~Connection() = default;
 
-    // One parameterized statement (PQsendQueryParams: text in, text out).
-    Result query(const char* sql, const std::vector<Param>& params = {});
+    // One parameterized statement (text in, text out).
+    virtual Result query(const char* sql, const std::vector<Param>& params = {}) = 0;
 
     // A constant script of several statements, run by the server as one implicit transaction.
-    void script(const std::string& sql);
+    virtual void script(const std::string& sql) = 0;
 
     // Waits until a notification arrives or `until`; returns the payloads received (possibly
     // none). LISTEN first with script().
-    std::vector<std::string> notifications(core::TimePoint until);
+    virtual std::vector<std::string> notifications(core::TimePoint until) = 0;
 
     // The backend's process ID as the connection start-up announced it (a pooler announces its
     // own, which differs from pg_backend_pid()).
-    int announced_pid() const;
+    virtual int announced_pid() const = 0;
 
     // "host:port" of the server, for messages.
     const std::string& where() const { return m_where; }
 
-  private:
-    void connect(const std::string& conninfo);
-    // Waits for the socket to be readable (or writable) until the deadline; false on timeout.
-    bool wait_socket(bool for_write, core::TimePoint deadline) const;
-    std::optional<Result> collect(const std::string& what, core::TimePoint deadline);
-    void send_failed(const std::string& what);
-    [[noreturn]] void timed_out(const std::string& what);
-    std::string connection_error() const;
-
-    core::Duration m_timeout;
+  protected:
     std::string m_where;
-    std::unique_ptr<PGconn, void (*)(PGconn*)> m_conn;
 };
+
+// Connects with `conninfo` (a URI, key=value pairs, or empty for the PG* variables), with
+// application_name "bsup" unless it names one. Throws a backend Error naming host and port.
+// BSUP_POSTGRES_CLIENT=libpq makes it use libpq whatever the connection.
+std::unique_ptr<Connection> connect(const std::string& conninfo, core::Duration timeout);
+
+// The failures both implementations report, in the same words.
+namespace failure {
+// Folds a multi-line server or libpq message into one line, secrets removed.
+std::string one_line(std::string_view text);
+[[noreturn]] void bad_connection_string(const std::string& detail);
+[[noreturn]] void cannot_connect(const std::string& where, const std::string& detail);
+[[noreturn]] void connect_timeout(const std::string& where, core::Duration timeout);
+[[noreturn]] void lost(const std::string& where, const std::string& what,
+                       const std::string& detail);
+[[noreturn]] void statement_timeout(const std::string& where, const std::string& what,
+                                    core::Duration timeout);
+ServerError refused(const std::string& where, const std::string& what, const std::string& sqlstate,
+                    const std::string& message);
+} // namespace failure
 
 } // namespace bsup::drivers::postgres

@@ -34,6 +34,20 @@ constexpr const char* k_channel = "blacksmith_supervisor";
     " LEFT JOIN blacksmith_supervisor.bsup_grants g ON g.key = l.key"                              \
     " AND g.session_id = l.session_id AND g.acquired_at = l.acquired_at"
 
+// History (docs/DESIGN.md "History"): events are inserted by a CTE of the statement that makes
+// the change, and the newest BSUP_HISTORY_BOUND kept by a range delete on the growing id.
+#define BSUP_HISTORY_BOUND "10000"
+#define BSUP_EVENTS_INSERT                                                                         \
+    "INSERT INTO blacksmith_supervisor.bsup_events"                                                \
+    " (key, event, session_id, acquirer_name, acquirer_address, lock_index, reason)"
+#define BSUP_HISTORY_TRIM(cte)                                                                     \
+    "trimmed AS (DELETE FROM blacksmith_supervisor.bsup_events"                                    \
+    " WHERE id <= (SELECT max(id) FROM " cte ") - " BSUP_HISTORY_BOUND ")"
+// The grant behind a lock row `o` (its lock_index), for the events about its holder.
+#define BSUP_GRANT_OF(o)                                                                           \
+    " LEFT JOIN blacksmith_supervisor.bsup_grants g ON g.key = " o ".key"                          \
+    " AND g.session_id = " o ".session_id AND g.acquired_at = " o ".acquired_at"
+
 #define BSUP_RELEASE_SET                                                                           \
     "SET is_acquired = false, session_id = NULL, acquirer_name = NULL,"                            \
     " acquirer_address = NULL, acquired_at = NULL"
@@ -80,7 +94,8 @@ class PostgresSupervisor final : public core::Supervisor {
     core::Session init(const std::string& session_id,
                        const core::SessionRequest& request) override {
         // Starts the session and, in the same statement, forgets lapsed sessions and frees their
-        // locks, so that the tables stay small (correctness never depends on it).
+        // locks, so that the tables stay small (correctness never depends on it), recording the
+        // expiry of those locks (`o` reads the rows as they were before the statement).
         constexpr const char* sql = R"sql(
 WITH lapsed AS (
   DELETE FROM blacksmith_supervisor.bsup_sessions WHERE id IN (
@@ -89,7 +104,12 @@ WITH lapsed AS (
   RETURNING id),
 freed AS (
   UPDATE blacksmith_supervisor.locks )sql" BSUP_RELEASE_SET R"sql(
-  WHERE is_acquired AND session_id IN (SELECT id FROM lapsed))
+  WHERE is_acquired AND session_id IN (SELECT id FROM lapsed) RETURNING key),
+expired AS ()sql" BSUP_EVENTS_INSERT R"sql(
+  SELECT o.key, 'expiry', o.session_id, o.acquirer_name, o.acquirer_address, g.lock_index, NULL
+  FROM blacksmith_supervisor.locks o )sql" BSUP_GRANT_OF("o") R"sql(
+  WHERE o.key IN (SELECT key FROM freed) ORDER BY o.key RETURNING id),
+)sql" BSUP_HISTORY_TRIM("expired") R"sql(
 INSERT INTO blacksmith_supervisor.bsup_sessions
   (id, service_id, name, version, address, tags, meta, ttl_ms, created_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::bigint, now(),
@@ -118,7 +138,13 @@ WITH ended AS (
   RETURNING expires_at > now() AS alive),
 released AS (
   UPDATE blacksmith_supervisor.locks )sql" BSUP_RELEASE_SET R"sql(
-  WHERE is_acquired AND session_id = $1::text RETURNING key)
+  WHERE is_acquired AND session_id = $1::text RETURNING key),
+recorded AS ()sql" BSUP_EVENTS_INSERT R"sql(
+  SELECT o.key, CASE WHEN EXISTS (SELECT 1 FROM ended WHERE alive) THEN 'release' ELSE 'expiry' END,
+         o.session_id, o.acquirer_name, o.acquirer_address, g.lock_index, NULL
+  FROM blacksmith_supervisor.locks o )sql" BSUP_GRANT_OF("o") R"sql(
+  WHERE o.key IN (SELECT key FROM released) ORDER BY o.key RETURNING id),
+)sql" BSUP_HISTORY_TRIM("recorded") R"sql(
 SELECT r.key, pg_notify('blacksmith_supervisor', r.key)
 FROM released r WHERE EXISTS (SELECT 1 FROM ended WHERE alive) ORDER BY r.key)sql";
         Result r = run(sql, {session.id});
@@ -133,10 +159,16 @@ FROM released r WHERE EXISTS (SELECT 1 FROM ended WHERE alive) ORDER BY r.key)sq
         // One statement on the server's clock: take the key if it is free, its holder's bsup
         // session lapsed, or it is ours already (then nothing changes but the row version). A new
         // grant (another holder, or a new acquired_at) draws a new lock_index from the sequence.
+        // The same statement records the grant and, when it took the key from a lapsed holder,
+        // that holder's expiry (`prev`: the row as it was before the statement).
         constexpr const char* sql = R"sql(
 WITH s AS (
   SELECT id, name, address, expires_at FROM blacksmith_supervisor.bsup_sessions
   WHERE id = $2::text AND expires_at > now()),
+prev AS (
+  SELECT o.key, o.is_acquired, o.session_id, o.acquirer_name, o.acquirer_address, g.lock_index
+  FROM blacksmith_supervisor.locks o )sql" BSUP_GRANT_OF("o") R"sql(
+  WHERE o.key = $1::text),
 acquired AS (
   INSERT INTO blacksmith_supervisor.locks AS l
     (key, is_acquired, session_id, acquirer_name, acquirer_address, acquired_at)
@@ -157,7 +189,15 @@ granted AS (
   ON CONFLICT (key) DO UPDATE SET session_id = excluded.session_id,
     acquired_at = excluded.acquired_at, lock_index = excluded.lock_index
   WHERE (g.session_id, g.acquired_at) IS DISTINCT FROM (excluded.session_id, excluded.acquired_at)
-  RETURNING lock_index)
+  RETURNING lock_index),
+recorded AS ()sql" BSUP_EVENTS_INSERT R"sql(
+  SELECT p.key, 'expiry', p.session_id, p.acquirer_name, p.acquirer_address, p.lock_index, NULL
+  FROM prev p WHERE p.is_acquired AND p.session_id <> $2::text AND EXISTS (SELECT 1 FROM acquired)
+  UNION ALL
+  SELECT a.key, 'grant', a.session_id, a.acquirer_name, a.acquirer_address, gr.lock_index, NULL
+  FROM acquired a CROSS JOIN granted gr
+  RETURNING id),
+)sql" BSUP_HISTORY_TRIM("recorded") R"sql(
 SELECT a.key, a.key IS NOT NULL, a.session_id, a.acquirer_name, a.acquirer_address,
        (extract(epoch FROM a.acquired_at) * 1000)::bigint,
        COALESCE((SELECT lock_index FROM granted),
@@ -178,8 +218,38 @@ FROM s LEFT JOIN acquired a ON true)sql";
         return release(lock.key, session.id);
     }
 
-    core::Release force_unlock(const core::Lock& lock) override {
-        return release(lock.key, std::nullopt);
+    core::Release force_unlock(const core::Lock& lock, const std::string& reason) override {
+        return release(lock.key, std::nullopt, reason.empty() ? std::nullopt : Param(reason));
+    }
+
+    std::vector<core::Event> history(const std::optional<std::string>& key, int limit) override {
+#define BSUP_HISTORY_SELECT                                                                        \
+    "SELECT * FROM (SELECT id, (extract(epoch FROM at) * 1000)::bigint, key, event, session_id,"   \
+    " acquirer_name, acquirer_address, lock_index, reason"                                         \
+    " FROM blacksmith_supervisor.bsup_events"
+        std::string count = std::to_string(limit);
+        Result r = key ? run(BSUP_HISTORY_SELECT " WHERE key = $2::text ORDER BY id DESC"
+                                                 " LIMIT $1::int) e ORDER BY id",
+                             {count, *key})
+                       : run(BSUP_HISTORY_SELECT " ORDER BY id DESC LIMIT $1::int) e ORDER BY id",
+                             {count});
+#undef BSUP_HISTORY_SELECT
+        std::vector<core::Event> out;
+        for (int i = 0; i < r.rows(); ++i) {
+            core::Event e;
+            e.time = core::from_unix_ms(r.integer(i, 1));
+            e.key = r.text(i, 2);
+            e.kind = core::parse_event_kind(r.text(i, 3)).value_or(core::EventKind::release);
+            e.session_id = r.text(i, 4);
+            e.acquirer_name = r.text(i, 5);
+            e.acquirer_address = r.text(i, 6);
+            e.lock_index = r.optional_integer(i, 7);
+            if (!r.is_null(i, 8)) {
+                e.reason = r.text(i, 8);
+            }
+            out.push_back(std::move(e));
+        }
+        return out;
     }
 
     core::Semaphore status(const core::Lock& lock) override {
@@ -280,7 +350,7 @@ ORDER BY name, service_id)sql");
   private:
     Connection& connection() {
         if (!m_db) {
-            m_db = std::make_unique<Connection>(m_connection, m_timeout);
+            m_db = postgres::connect(m_connection, m_timeout);
         }
         return *m_db;
     }
@@ -322,16 +392,23 @@ ORDER BY name, service_id)sql");
     }
 
     // Releases `key` if `holder` holds it (whoever holds it when empty), in one statement with
-    // the read of who held it, and announces the change.
-    core::Release release(const std::string& key, const std::optional<std::string>& holder) {
+    // the read of who held it, and announces and records the change (a forced break with
+    // `reason`).
+    core::Release release(const std::string& key, const std::optional<std::string>& holder,
+                          const Param& reason = std::nullopt) {
         constexpr const char* sql =
             "WITH prev AS (" BSUP_STATUS_SELECT " WHERE l.key = $1::text FOR UPDATE OF l),"
             " released AS (UPDATE blacksmith_supervisor.locks u " BSUP_RELEASE_SET
             " FROM prev p WHERE u.key = p.key AND p.held"
-            " AND ($2::text IS NULL OR p.session_id = $2::text) RETURNING u.key)"
-            " SELECT p.*, (SELECT count(*) FROM (SELECT pg_notify('blacksmith_supervisor', key)"
-            " FROM released) n) > 0 FROM prev p";
-        Result r = run(sql, {key, holder});
+            " AND ($2::text IS NULL OR p.session_id = $2::text) RETURNING u.key),"
+            " recorded AS (" BSUP_EVENTS_INSERT
+            " SELECT p.key, CASE WHEN $2::text IS NULL THEN 'force' ELSE 'release' END,"
+            " p.session_id, p.acquirer_name, p.acquirer_address, p.lock_index, $3::text"
+            " FROM prev p WHERE EXISTS (SELECT 1 FROM released) RETURNING id), " BSUP_HISTORY_TRIM(
+                "recorded") " SELECT p.*, (SELECT count(*) FROM (SELECT "
+                            "pg_notify('blacksmith_supervisor', key)"
+                            " FROM released) n) > 0 FROM prev p";
+        Result r = run(sql, {key, holder, reason});
         core::Release out;
         if (r.rows() == 0) {
             out.previous = free_semaphore(key);

@@ -29,6 +29,8 @@ export BSUP_PG_DIR=$work BSUP_PG_PORT=$port
 export BSUP_PG_URL="postgresql://postgres@127.0.0.1:$port/postgres"
 status=0
 bats "$source_dir/tests/integration/postgres/" || status=1
+# The core again through libpq, which serves what bsup's own client leaves to it (TLS, Kerberos...).
+BSUP_POSTGRES_CLIENT=libpq bats "$source_dir/tests/integration/postgres/core.bats" || status=1
 # The driver-agnostic suites of --wait, run and --keepalive, on this server.
 BSUP_CONNECTION=$BSUP_PG_URL bats "$source_dir/tests/lifecycle/" || status=1
 exit "$status"

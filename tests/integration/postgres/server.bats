@@ -90,7 +90,7 @@ teardown() {
   wait
   for i in $(seq 1 50); do [ "$(cat "$BATS_TEST_TMPDIR/rc-$i")" = 0 ]; done
   [ "$(PGDB=fresh pg "select count(*) from blacksmith_supervisor.locks where is_acquired")" = 50 ]
-  [ "$(PGDB=fresh pg "select max(version) from blacksmith_supervisor.bsup_schema_version")" = 1 ]
+  [ "$(PGDB=fresh pg "select max(version) from blacksmith_supervisor.bsup_schema_version")" = 2 ]
 }
 
 @test "every libpq form: key=value, PG* variables, POSTGRES_SUPERVISOR_URL, DATABASE_URL" {
@@ -124,16 +124,21 @@ teardown() {
   [ "$(pg "select session_id from blacksmith_supervisor.locks where key = '$k'")" = "$(session_of b)" ]
 }
 
-@test "without libpq: exit 3 saying to install libpq5; bsup itself does not link libpq" {
+@test "without libpq: plain connections work, TLS ones exit 3 saying to install libpq5" {
   run ldd "$BSUP"
   [ "$status" -eq 0 ]
   [[ "$output" != *libpq* ]]
   lib=$(ldconfig -p | awk '/libpq\.so\.5 / { print $NF; exit }')
   [ -n "$lib" ]
   : >"$BATS_TEST_TMPDIR/empty.so"
-  # shellcheck disable=SC2016 # expanded by the inner sh
-  run unshare -m sh -c 'mount --bind "$1" "$2" && exec "$3" --connection "$4" status k' sh \
-    "$BATS_TEST_TMPDIR/empty.so" "$lib" "$BSUP" "$BSUP_PG_URL"
+  without_libpq() {
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh \
+      "$BATS_TEST_TMPDIR/empty.so" "$lib" "$BSUP" "$@"
+  }
+  run without_libpq --connection "$BSUP_PG_URL" status k
+  [ "$status" -eq 0 ]
+  run without_libpq --connection "$BSUP_PG_URL?sslmode=require" status k
   [ "$status" -eq 3 ]
   [[ "$output" == *"install libpq5"* ]]
 }
