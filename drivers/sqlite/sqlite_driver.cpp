@@ -2,6 +2,7 @@
 
 #include "core/errors.hpp"
 #include "core/json.hpp"
+#include "drivers/sqlite/change_watch.hpp"
 #include "drivers/sqlite/database.hpp"
 #include "drivers/sqlite/schema.hpp"
 
@@ -24,6 +25,12 @@ const std::string k_status_select = fmt::format(
        l.acquirer_address, l.acquired_at_ms, l.lock_index, s.expires_at_ms
 FROM locks l LEFT JOIN sessions s ON s.id = l.session_id)sql",
     sqlite::k_now_ms);
+
+// The history keeps the newest k_history_bound events of all keys (docs/DESIGN.md "History").
+constexpr int k_history_bound = 10000;
+
+constexpr const char* k_event_columns =
+    "events (at_ms, key, event, session_id, acquirer_name, acquirer_address, lock_index, reason)";
 
 core::Semaphore read_semaphore(const Statement& row) {
     core::Semaphore s;
@@ -103,11 +110,26 @@ class SqliteSupervisor final : public core::Supervisor {
         while (held.step()) {
             released.push_back(held.text(0));
         }
+        // Released while the session lives; lapsed already otherwise (its keys were free).
+        Statement history(database, fmt::format(R"sql(
+            INSERT INTO {1}
+            SELECT {0}, l.key,
+                   CASE WHEN s.expires_at_ms > {0} THEN 'release' ELSE 'expiry' END,
+                   l.session_id, l.acquirer_name, l.acquirer_address, l.lock_index, NULL
+            FROM locks l LEFT JOIN sessions s ON s.id = l.session_id
+            WHERE l.session_id = ?1 AND l.is_acquired ORDER BY l.key)sql",
+                                                sqlite::k_now_ms, k_event_columns)
+                                        .c_str());
+        history.bind(1, session.id).step();
+        bool recorded = database.changes() > 0;
         Statement release(database, R"sql(
             UPDATE locks SET is_acquired = 0, session_id = NULL, acquirer_name = NULL,
                              acquirer_address = NULL, acquired_at_ms = NULL
             WHERE session_id = ?1 AND is_acquired)sql");
         release.bind(1, session.id).step();
+        if (recorded) {
+            trim_history();
+        }
         Statement end(database, "DELETE FROM sessions WHERE id = ?1");
         end.bind(1, session.id).step();
         tx.commit();
@@ -125,6 +147,18 @@ class SqliteSupervisor final : public core::Supervisor {
         if (!alive.bind(1, session.id).step()) {
             throw core::SessionGone(session.id);
         }
+        // A holder whose session lapsed loses the key to this attempt (the statement below):
+        // record its expiry first, in this transaction.
+        Statement expiry(database, fmt::format(R"sql(
+            INSERT INTO {1}
+            SELECT {0}, l.key, 'expiry', l.session_id, l.acquirer_name, l.acquirer_address,
+                   l.lock_index, NULL
+            FROM locks l
+            WHERE l.key = ?1 AND l.is_acquired AND l.session_id <> ?2 AND NOT EXISTS (
+              SELECT 1 FROM sessions s WHERE s.id = l.session_id AND s.expires_at_ms > {0}))sql",
+                                               sqlite::k_now_ms, k_event_columns)
+                                       .c_str());
+        expiry.bind(1, lock.key).bind(2, session.id).step();
         // One statement: take the key if it is free, its holder's session lapsed, or it is ours
         // (then nothing changes). A new grant increments lock_index.
         Statement acquire(database, fmt::format(R"sql(
@@ -147,7 +181,12 @@ class SqliteSupervisor final : public core::Supervisor {
             .bind(3, alive.text(0))
             .bind(4, alive.text(1))
             .step();
+        bool granted = database.changes() > 0;
         core::Semaphore status = read_status(lock.key);
+        if (granted) {
+            record(core::EventKind::grant, status);
+            trim_history();
+        }
         tx.commit();
         return core::Acquisition{status.session_id == session.id, status};
     }
@@ -156,8 +195,35 @@ class SqliteSupervisor final : public core::Supervisor {
         return release(lock.key, &session.id);
     }
 
-    core::Release force_unlock(const core::Lock& lock) override {
-        return release(lock.key, nullptr);
+    core::Release force_unlock(const core::Lock& lock, const std::string& reason) override {
+        return release(lock.key, nullptr, reason);
+    }
+
+    std::vector<core::Event> history(const std::optional<std::string>& key, int limit) override {
+        std::string sql = "SELECT at_ms, key, event, session_id, acquirer_name, acquirer_address, "
+                          "lock_index, reason FROM events";
+        sql += key ? " WHERE key = ?2 ORDER BY key DESC, id DESC LIMIT ?1"
+                   : " ORDER BY id DESC LIMIT ?1";
+        Statement query(db(), sql.c_str());
+        query.bind(1, static_cast<std::int64_t>(limit));
+        if (key) {
+            query.bind(2, *key);
+        }
+        std::vector<core::Event> out;
+        while (query.step()) {
+            core::Event e;
+            e.time = core::from_unix_ms(query.integer(0));
+            e.key = query.text(1);
+            e.kind = core::parse_event_kind(query.text(2)).value_or(core::EventKind::release);
+            e.session_id = query.text(3);
+            e.acquirer_name = query.text(4);
+            e.acquirer_address = query.text(5);
+            e.lock_index = query.optional_integer(6);
+            e.reason = query.optional_text(7);
+            out.push_back(std::move(e));
+        }
+        std::reverse(out.begin(), out.end());
+        return out;
     }
 
     core::Semaphore status(const core::Lock& lock) override { return read_status(lock.key); }
@@ -212,12 +278,26 @@ class SqliteSupervisor final : public core::Supervisor {
 
     void wait_for_change(const core::Lock& /*lock*/, const core::Semaphore& last,
                          core::TimePoint deadline) override {
-        // SQLite has no notifications: poll, short at first, then up to 10 ms apart (a query
-        // costs microseconds; a hand-off should not wait for a long sleep); never past the
-        // holder's expiry, so a lapsed holder is noticed at once.
+        // SQLite has no notifications, but every commit writes the database's files, which
+        // inotify reports at once (ChangeWatch); never past the holder's expiry, so a lapsed
+        // holder is noticed at once. Between events the waits grow from 1 ms to 100 ms: a wake-up
+        // may come before the writer's commit is visible, and a file system without inotify
+        // events (NFS) still gets polled. Without inotify at all: polling, up to 10 ms apart.
         core::TimePoint until = deadline;
         if (last.expires_at && *last.expires_at < until) {
             until = *last.expires_at;
+        }
+        if (!m_watch) {
+            m_watch = std::make_unique<sqlite::ChangeWatch>(m_path);
+            if (m_watch->valid()) {
+                m_poll = core::Duration(1);
+                return; // a commit between the last attempt and the watch: look once more
+            }
+        }
+        if (m_watch->valid()) {
+            bool changed = m_watch->wait(std::min(until, core::now() + m_poll));
+            m_poll = changed ? core::Duration(1) : std::min(m_poll * 2, core::Duration(100));
+            return;
         }
         m_poll = std::min(m_poll == core::Duration(0) ? core::Duration(1) : m_poll * 2,
                           core::Duration(10));
@@ -253,7 +333,8 @@ class SqliteSupervisor final : public core::Supervisor {
 
     // Releases `key` if `holder` holds it (any holder when null). Done in one transaction with
     // the read of who held it, so that the answer matches what was released.
-    core::Release release(const std::string& key, const std::string* holder) {
+    core::Release release(const std::string& key, const std::string* holder,
+                          const std::string& reason = {}) {
         Database& database = db();
         Database::Transaction tx(database);
         core::Release out;
@@ -266,6 +347,13 @@ class SqliteSupervisor final : public core::Supervisor {
                 WHERE key = ?1)sql");
             update.bind(1, key).step();
             out.released = true;
+            if (holder != nullptr) {
+                record(core::EventKind::release, out.previous);
+            } else {
+                record(core::EventKind::force, out.previous,
+                       reason.empty() ? std::nullopt : std::optional<std::string>(reason));
+            }
+            trim_history();
         }
         tx.commit();
         return out;
@@ -275,11 +363,50 @@ class SqliteSupervisor final : public core::Supervisor {
     // so that the tables stay small; correctness never depends on it.
     void release_lapsed_sessions() {
         db().execute(fmt::format(R"sql(
+            INSERT INTO {1}
+            SELECT {0}, key, 'expiry', session_id, acquirer_name, acquirer_address, lock_index,
+                   NULL
+            FROM locks
+            WHERE is_acquired AND session_id IN (SELECT id FROM sessions WHERE expires_at_ms <= {0})
+            ORDER BY key;
             UPDATE locks SET is_acquired = 0, session_id = NULL, acquirer_name = NULL,
                              acquirer_address = NULL, acquired_at_ms = NULL
             WHERE is_acquired AND session_id IN (SELECT id FROM sessions WHERE expires_at_ms <= {0});
             DELETE FROM sessions WHERE expires_at_ms <= {0};)sql",
-                                 sqlite::k_now_ms)
+                                 sqlite::k_now_ms, k_event_columns)
+                         .c_str());
+        trim_history();
+    }
+
+    // Inserts one event about `holder` (its key, session and grant) at the database's time.
+    void record(core::EventKind kind, const core::Semaphore& holder,
+                const std::optional<std::string>& reason = std::nullopt) {
+        Statement insert(db(), fmt::format("INSERT INTO {} VALUES ({}, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                           k_event_columns, sqlite::k_now_ms)
+                                   .c_str());
+        insert.bind(1, holder.key)
+            .bind(2, std::string(core::to_string(kind)))
+            .bind(3, holder.session_id)
+            .bind(4, holder.acquirer_name)
+            .bind(5, holder.acquirer_address);
+        if (holder.lock_index) {
+            insert.bind(6, *holder.lock_index);
+        } else {
+            insert.bind_null(6);
+        }
+        if (reason) {
+            insert.bind(7, *reason);
+        } else {
+            insert.bind_null(7);
+        }
+        insert.step();
+    }
+
+    // Keeps the newest k_history_bound events: ids only grow, so this is one range delete on the
+    // primary key, of one row at most in the steady state.
+    void trim_history() {
+        db().execute(fmt::format("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - {}",
+                                 k_history_bound)
                          .c_str());
     }
 
@@ -287,6 +414,7 @@ class SqliteSupervisor final : public core::Supervisor {
     core::Duration m_timeout;
     std::unique_ptr<Database> m_db;
     core::Duration m_poll{0};
+    std::unique_ptr<sqlite::ChangeWatch> m_watch;
 };
 
 } // namespace
