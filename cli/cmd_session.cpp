@@ -23,8 +23,9 @@ core::ExitCode renew_command(Context& ctx) {
 
 core::ExitCode services_command(Context& ctx) {
     std::vector<core::Service> services = ctx.client().services();
-    ctx.out.result(nlohmann::ordered_json(services),
-                   services.empty() ? "no services are registered\n" : services_table(services));
+    ctx.out.result(nlohmann::ordered_json(services), services.empty()
+                                                         ? "no services are registered\n"
+                                                         : services_table(services, ctx.out.color));
     return core::ExitCode::ok;
 }
 

@@ -39,7 +39,8 @@ core::ExitCode status_command(Context& ctx, const StatusFlags& f) {
     }
     // SPEC: `status KEY` prints one object; no key or several keys print an array.
     nlohmann::ordered_json doc = f.keys.size() == 1 ? items.front() : items;
-    std::string text = rows.empty() ? std::string("no keys are held\n") : status_table(rows);
+    std::string text =
+        rows.empty() ? std::string("no keys are held\n") : status_table(rows, ctx.out.color);
     if (keepalive) {
         text += fmt::format("session {} is kept alive by process {}\n", own_session, *keepalive);
     }

@@ -11,8 +11,10 @@ void Context::finish_parsing() {
     out.format = (flags.json || flags.output == "json") ? Format::json : Format::text;
     out.log_format = flags.log_format == "json" ? LogFormat::json : LogFormat::text;
     out.verbosity = flags.quiet ? -1 : flags.verbose;
+    // https://no-color.org: any non-empty NO_COLOR turns colour off.
     out.color = ::isatty(STDOUT_FILENO) != 0 && !env("NO_COLOR");
     out.stderr_tty = ::isatty(STDERR_FILENO) != 0;
+    out.stderr_color = out.stderr_tty && !env("NO_COLOR");
 }
 
 core::Client Context::client(core::Service service, core::Duration ttl, std::string check_http) {

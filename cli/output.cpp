@@ -34,26 +34,49 @@ std::string relative(const std::optional<core::TimePoint>& t, bool future) {
     return future ? "in " + span(d) : span(d) + " ago";
 }
 
-std::string table(const std::vector<std::vector<std::string>>& rows) {
+// ANSI SGR sequences: bold, green, yellow, red.
+std::string paint(const std::string& text, Style style) {
+    const char* code = "";
+    switch (style) {
+    case Style::plain:
+        return text;
+    case Style::header:
+        code = "1";
+        break;
+    case Style::good:
+        code = "32";
+        break;
+    case Style::warn:
+        code = "33";
+        break;
+    case Style::bad:
+        code = "1;31";
+        break;
+    }
+    return fmt::format("\033[{}m{}\033[0m", code, text);
+}
+
+} // namespace
+
+std::string render_table(const std::vector<std::vector<Cell>>& rows, bool color) {
     std::vector<std::size_t> widths;
     for (const auto& row : rows) {
         widths.resize(std::max(widths.size(), row.size()));
         for (std::size_t i = 0; i < row.size(); ++i) {
-            widths[i] = std::max(widths[i], row[i].size());
+            widths[i] = std::max(widths[i], row[i].text.size());
         }
     }
     std::string out;
     for (const auto& row : rows) {
-        std::string line;
         for (std::size_t i = 0; i < row.size(); ++i) {
-            line += i + 1 < row.size() ? fmt::format("{:<{}}  ", row[i], widths[i]) : row[i];
+            bool last = i + 1 == row.size();
+            std::string text = last ? row[i].text : fmt::format("{:<{}}", row[i].text, widths[i]);
+            out += color ? paint(text, row[i].style) : text;
+            out += last ? "\n" : "  ";
         }
-        out += line + "\n";
     }
     return out;
 }
-
-} // namespace
 
 void Output::result(const nlohmann::ordered_json& document, const std::string& text) const {
     if (json()) {
@@ -69,8 +92,11 @@ void Output::log(std::string_view level, const std::string& message) const {
             {"time", core::format_rfc3339(core::now())}, {"level", level}, {"message", message}};
         write(stderr, line.dump() + "\n");
     } else {
-        write(stderr, fmt::format("bsup: {}{}\n", level == "info" ? "" : std::string(level) + ": ",
-                                  message));
+        std::string label = level == "info" ? "" : std::string(level) + ":";
+        if (stderr_color && level == "error") {
+            label = paint(label, Style::bad);
+        }
+        write(stderr, fmt::format("bsup: {}{}{}\n", label, label.empty() ? "" : " ", message));
     }
 }
 
@@ -108,6 +134,10 @@ void Output::error(const core::Error& e) const {
     }
 }
 
+std::string time_ago(core::TimePoint t) {
+    return relative(t, false);
+}
+
 std::string describe_holder(const core::Semaphore& s) {
     std::string who = s.acquirer_name.empty() ? "an unnamed holder" : s.acquirer_name;
     if (!s.acquirer_address.empty()) {
@@ -123,38 +153,52 @@ std::string describe_holder(const core::Semaphore& s) {
     return out;
 }
 
-std::string status_table(const std::vector<core::Semaphore>& rows) {
-    std::vector<std::vector<std::string>> cells{
-        {"KEY", "STATE", "HOLDER", "ADDRESS", "SESSION", "INDEX", "HELD", "EXPIRES"}};
+std::string status_table(const std::vector<core::Semaphore>& rows, bool color) {
+    std::vector<std::vector<Cell>> cells{{{"KEY", Style::header},
+                                          {"STATE", Style::header},
+                                          {"HOLDER", Style::header},
+                                          {"ADDRESS", Style::header},
+                                          {"SESSION", Style::header},
+                                          {"INDEX", Style::header},
+                                          {"HELD", Style::header},
+                                          {"EXPIRES", Style::header}}};
     for (const core::Semaphore& s : rows) {
         bool held = s.is_acquired.value_or(false);
+        Cell state = !s.is_acquired ? Cell{"unknown", Style::bad}
+                     : held         ? Cell{"held", Style::warn}
+                                    : Cell{"free", Style::good};
         cells.push_back({
-            s.key,
-            !s.is_acquired ? "unknown"
-            : held         ? "held"
-                           : "free",
-            held ? s.acquirer_name : "-",
-            held && !s.acquirer_address.empty() ? s.acquirer_address : "-",
-            held ? s.session_id : "-",
-            held && s.lock_index ? std::to_string(*s.lock_index) : "-",
-            held && s.acquired_at ? span(core::now() - *s.acquired_at) : "-",
-            held ? relative(s.expires_at, true) : "-",
+            {s.key},
+            state,
+            {held ? s.acquirer_name : "-"},
+            {held && !s.acquirer_address.empty() ? s.acquirer_address : "-"},
+            {held ? s.session_id : "-"},
+            {held && s.lock_index ? std::to_string(*s.lock_index) : "-"},
+            {held && s.acquired_at ? span(core::now() - *s.acquired_at) : "-"},
+            {held ? relative(s.expires_at, true) : "-"},
         });
     }
-    return table(cells);
+    return render_table(cells, color);
 }
 
-std::string services_table(const std::vector<core::Service>& rows) {
-    std::vector<std::vector<std::string>> cells{{"NAME", "ID", "ADDRESS", "VERSION", "TAGS"}};
+std::string services_table(const std::vector<core::Service>& rows, bool color) {
+    std::vector<std::vector<Cell>> cells{{{"NAME", Style::header},
+                                          {"ID", Style::header},
+                                          {"ADDRESS", Style::header},
+                                          {"VERSION", Style::header},
+                                          {"TAGS", Style::header}}};
     for (const core::Service& s : rows) {
         std::string tags;
         for (const std::string& t : s.tags) {
             tags += (tags.empty() ? "" : ",") + t;
         }
-        cells.push_back({s.name, s.id, s.address.empty() ? "-" : s.address,
-                         s.version.empty() ? "-" : s.version, tags.empty() ? "-" : tags});
+        cells.push_back({{s.name},
+                         {s.id},
+                         {s.address.empty() ? "-" : s.address},
+                         {s.version.empty() ? "-" : s.version},
+                         {tags.empty() ? "-" : tags}});
     }
-    return table(cells);
+    return render_table(cells, color);
 }
 
 } // namespace bsup::cli

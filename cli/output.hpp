@@ -19,8 +19,9 @@ class Output {
   public:
     Format format = Format::text;
     LogFormat log_format = LogFormat::text;
-    int verbosity = 0; // -v: 1 and more; -q: -1
-    bool color = false;
+    int verbosity = 0;         // -v: 1 and more; -q: -1
+    bool color = false;        // stdout: a terminal, and no NO_COLOR
+    bool stderr_color = false; // stderr: likewise
     bool stderr_tty = false;
 
     bool json() const { return format == Format::json; }
@@ -41,9 +42,19 @@ class Output {
     void log(std::string_view level, const std::string& message) const;
 };
 
-// Text renderings for people.
+// Text renderings for people. Tables are aligned on the text; colour (on a terminal only)
+// marks the header and the state of a key.
+enum class Style { plain, header, good, warn, bad };
+struct Cell {
+    std::string text;
+    Style style = Style::plain;
+};
+std::string render_table(const std::vector<std::vector<Cell>>& rows, bool color);
+
+// "3m12s ago" ("just now" for a time ahead of this machine's clock).
+std::string time_ago(core::TimePoint t);
 std::string describe_holder(const core::Semaphore& s);
-std::string status_table(const std::vector<core::Semaphore>& rows);
-std::string services_table(const std::vector<core::Service>& rows);
+std::string status_table(const std::vector<core::Semaphore>& rows, bool color);
+std::string services_table(const std::vector<core::Service>& rows, bool color);
 
 } // namespace bsup::cli
