@@ -5,6 +5,8 @@
 #include "core/ksuid.hpp"
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -217,6 +219,26 @@ void StateFile::write(const State& state) const {
     if (dir >= 0) {
         ::fsync(dir);
         ::close(dir);
+    }
+    remove_orphaned_temporaries(folder);
+}
+
+// A writer killed between creating its temporary file and renaming it (SIGKILL of a CI job)
+// leaves "<name>.tmp.<pid>" behind; the next successful write removes those whose process is
+// gone, so they never pile up. Best effort: a failure here changes nothing that matters.
+void StateFile::remove_orphaned_temporaries(const fs::path& folder) const {
+    std::string prefix = m_path.filename().string() + ".tmp.";
+    std::error_code ec;
+    for (const fs::directory_entry& entry : fs::directory_iterator(folder, ec)) {
+        std::string name = entry.path().filename().string();
+        if (name.rfind(prefix, 0) != 0) {
+            continue;
+        }
+        char* end = nullptr;
+        long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+        if (pid > 0 && *end == '\0' && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+            ::unlink(entry.path().c_str());
+        }
     }
 }
 

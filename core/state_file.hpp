@@ -59,6 +59,8 @@ class StateFile {
     Guard lock() const { return Guard(m_path); }
 
   private:
+    void remove_orphaned_temporaries(const std::filesystem::path& folder) const;
+
     std::filesystem::path m_path;
 };
 

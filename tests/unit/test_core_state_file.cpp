@@ -4,8 +4,10 @@
 #include "tests/unit/support.hpp"
 #include "tests/unit/temp_dir.hpp"
 
+#include <algorithm>
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <fstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -118,6 +120,25 @@ TEST_CASE("state file: a rewrite replaces the file and leaves no temporary file"
     REQUIRE(file.read().has_value());
     CHECK(same(*file.read(), second));
     CHECK(tests::list_folder(tmp.path()) == std::vector<std::string>{"state.json"});
+}
+
+TEST_CASE("state file: a write removes the temporaries that killed writers left, only theirs") {
+    TempDir tmp;
+    pid_t child = ::fork();
+    if (child == 0) {
+        ::_exit(0);
+    }
+    ::waitpid(child, nullptr, 0); // `child` is now the PID of no process
+    std::string dead = "state.json.tmp." + std::to_string(child);
+    std::string alive = "state.json.tmp." + std::to_string(::getppid());
+    for (const std::string& name : {dead, alive, std::string("other.json.tmp.1")}) {
+        std::ofstream(tmp / name) << "{\"half\": ";
+    }
+    core::StateFile(tmp / "state.json").write(make_state("w"));
+    std::vector<std::string> left = tests::list_folder(tmp.path());
+    CHECK(std::find(left.begin(), left.end(), dead) == left.end());
+    CHECK(std::find(left.begin(), left.end(), alive) != left.end()); // its writer may be at work
+    CHECK(std::find(left.begin(), left.end(), "other.json.tmp.1") != left.end());
 }
 
 TEST_CASE("state file: a reader never sees a partial file while a writer rewrites it") {
