@@ -2,6 +2,7 @@
 
 #include "core/errors.hpp"
 
+#include <cstdlib>
 #include <fmt/format.h>
 
 namespace bsup::core {
@@ -56,7 +57,9 @@ Duration parse_duration(std::string_view text, std::string_view what) {
             throw fail("missing or unknown unit (ms, s, m, h)");
         }
         i += unit->name.size();
-        total += std::stod(std::string(number)) * unit->ms;
+        // strtod, not stod: a number past double's range reads as infinity ("too large" below)
+        // and one below it as 0, where stod would throw std::out_of_range (exit 3, not 2).
+        total += std::strtod(std::string(number).c_str(), nullptr) * unit->ms;
         if (total > k_max_ms) {
             throw fail("too large");
         }

@@ -22,12 +22,17 @@ bool is_key_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
 }
 
-// "scheme://user:password@host" -> "scheme://user:***@host", for every URI in the text.
-void mask_uri_passwords(std::string& s, std::vector<std::string>* found) {
+// "scheme://user:password@host" -> "scheme://user:***@host", for every URI in the text. In a
+// message a URI ends at white space; a whole connection string is one URI, and libpq takes
+// everything before an '@' that comes before the first '/' as user info ('?', '#' and spaces
+// included).
+void mask_uri_passwords(std::string& s, std::vector<std::string>* found, bool whole) {
     std::size_t pos = 0;
     while ((pos = s.find("://", pos)) != std::string::npos) {
         std::size_t auth = pos + 3;
-        std::size_t end = s.find_first_of("/?# \t\n'\"", auth);
+        // Not at a single quote: RFC 3986 allows it in a password ("u:it's@host"), and a URI
+        // quoted in a message ('scheme://u:pw@host') still ends at the white space after it.
+        std::size_t end = s.find_first_of(whole ? "/" : "/?# \t\n\"", auth);
         if (end == std::string::npos) {
             end = s.size();
         }
@@ -114,7 +119,7 @@ std::string redact(std::string_view text) {
             pos += k_mask.size();
         }
     }
-    mask_uri_passwords(s, nullptr);
+    mask_uri_passwords(s, nullptr, false);
     mask_key_values(s, nullptr);
     return s;
 }
@@ -122,7 +127,10 @@ std::string redact(std::string_view text) {
 std::string redact_connection(std::string_view connection) {
     std::string s(connection);
     std::vector<std::string> found;
-    mask_uri_passwords(s, &found);
+    // A URI, not key=value pairs that hold one: nothing but a scheme before its "://".
+    std::size_t scheme_end = s.find("://");
+    bool uri = scheme_end != std::string::npos && s.find_first_of("= \t\n") > scheme_end;
+    mask_uri_passwords(s, &found, uri);
     mask_key_values(s, &found);
     for (const std::string& secret : found) {
         add_secret(secret);
