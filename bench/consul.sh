@@ -9,8 +9,11 @@
 # bsup call within 1.3x the median of one curl request (the floor); bsup's peak memory under a
 # fifth of consul's.
 #
-# Usage: bench/consul.sh [-n ROUNDS] [-w WARMUP] [-o FILE.md | --no-doc] [--check]
+# Usage: bench/consul.sh [-n ROUNDS] [-w WARMUP] [-o FILE.md | --no-doc] [--tsv FILE]
+#                        [--agent HOST:PORT] [--check]
 #   BSUP=path/to/bsup (default: build/bsup; a Release build)
+#   --tsv     also copy the runner's results (bench/runner.c's TSV columns) to FILE
+#   --agent   use that (plain HTTP, no ACL) agent instead of starting one (bench/run passes its own)
 #   --check   exit 1 when a goal is missed (the figures are written all the same)
 #
 # Lines measured, every round in this order:
@@ -29,6 +32,8 @@ rounds=200
 warmup=10
 doc=$root/docs/performance/consul.md
 check=false
+tsv_out=
+agent=
 
 while (($#)); do
     case $1 in
@@ -36,6 +41,8 @@ while (($#)); do
     -w) warmup=$2; shift 2 ;;
     -o) doc=$2; shift 2 ;;
     --no-doc) doc=; shift ;;
+    --tsv) tsv_out=$2; shift 2 ;;
+    --agent) agent=$2; shift 2 ;;
     --check) check=true; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "consul.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -61,8 +68,12 @@ cleanup() {
 trap cleanup EXIT
 
 cc -O2 -o "$tmp/runner" "$root/bench/runner.c"
-consul_start BENCH
-addr=127.0.0.1:$CONSUL_BENCH_PORT
+if [[ -n $agent ]]; then
+    addr=$agent
+else
+    consul_start BENCH
+    addr=127.0.0.1:$CONSUL_BENCH_PORT
+fi
 
 # Only this benchmark's own files and agent.
 unset BSUP_STATE_FILE BSUP_FROM BSUP_MIN_TTL CONSUL_HTTP_TOKEN CONSUL_HTTP_TOKEN_FILE
@@ -86,6 +97,7 @@ runner_cmd=(
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "${runner_cmd[@]}"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+if [[ -n $tsv_out ]]; then cp "$tmp/results.tsv" "$tsv_out"; fi
 version_rss=
 if [[ -x /usr/bin/time ]]; then
     version_rss=$(/usr/bin/time -f %M "$bsup" version 2>&1 >/dev/null | tail -n1)
@@ -117,7 +129,7 @@ printf '%s\n' "$verdicts" | column -t -s $'\t'
 
 if [[ -n $doc ]]; then
     mkdir -p "$(dirname "$doc")"
-    cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+    cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sed -n 1p)
     {
         echo "# Performance: the consul driver"
         echo
@@ -136,7 +148,7 @@ if [[ -n $doc ]]; then
         echo
         echo "## Figures"
         echo
-        echo "One \`consul agent -dev\` (Consul $("$CONSUL_BIN" version | head -n1 | cut -d' ' -f2),"
+        echo "One \`consul agent -dev\` (Consul $("$CONSUL_BIN" version | sed -n 1p | cut -d' ' -f2),"
         echo "Debian bullseye's) on loopback; $rounds rounds after $warmup warm-up rounds; each round runs"
         echo "every line once, in this order, each by fork and exec without a shell (\`bench/runner.c\`)."
         echo "Wall time from fork to the return of wait4 (CLOCK_MONOTONIC); peak memory is wait4's"
@@ -166,13 +178,13 @@ if [[ -n $doc ]]; then
         echo
         echo "- CPU: ${cpu:-unknown}, $(nproc) cores (nproc)"
         echo "- Kernel: $(uname -srm)"
-        echo "- $(ldd --version 2>&1 | head -n1)"
+        echo "- $(ldd --version 2>&1 | sed -n 1p)"
         echo
         echo "## Versions"
         echo
-        echo "- $("$bsup" version 2>&1 | head -n1)"
-        echo "- $(curl --version | head -n1)"
-        echo "- $("$CONSUL_BIN" version | head -n1)"
+        echo "- $("$bsup" version 2>&1 | sed -n 1p)"
+        echo "- $(curl --version | sed -n 1p)"
+        echo "- $("$CONSUL_BIN" version | sed -n 1p)"
         echo "- bsup binary: $(stat -c %s "$bsup") bytes; linked to: $(ldd "$bsup" 2>/dev/null |
             awk '{ print $1 }' | tr '\n' ' ')"
         echo

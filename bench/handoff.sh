@@ -28,11 +28,14 @@
 #
 # Goal: a median under 20 ms on every driver, and below both peers.
 #
-# Usage: bench/handoff.sh [-n HANDOFFS] [-o FILE.md | --no-doc] [--only NAME,...] [--check]
+# Usage: bench/handoff.sh [-n HANDOFFS] [-o FILE.md | --no-doc] [--only NAME,...] [--tsv FILE]
+#                         [--postgres URL] [--consul HOST:PORT] [--etcd HOST:PORT] [--check]
 #   BSUP=path/to/bsup (default: build/bsup)
 #   -n HANDOFFS  hand-offs per tool (default 100)
 #   --only       a comma-separated subset of: bsup-sqlite,bsup-postgres,bsup-consul,consul-lock,
 #                etcdctl-lock
+#   --tsv FILE   also write the figures as TSV (name, hand-offs, missed, median, p95, min, max ms)
+#   --postgres, --consul, --etcd   use that server instead of starting one (bench/run passes its own)
 #   --check      exit 1 when a goal is missed (the figures are written all the same)
 set -euo pipefail
 
@@ -42,7 +45,10 @@ handoffs=100
 doc=$root/docs/performance/handoff.md
 only=
 check=false
-command_line="bench/handoff.sh $*"
+tsv_out=
+pg_url=
+consul_addr=
+etcd_ep=
 
 while (($#)); do
   case $1 in
@@ -50,11 +56,18 @@ while (($#)); do
   -o) doc=$2; shift 2 ;;
   --no-doc) doc=; shift ;;
   --only) only=$2; shift 2 ;;
+  --tsv) tsv_out=$2; shift 2 ;;
+  --postgres) pg_url=$2; shift 2 ;;
+  --consul) consul_addr=$2; shift 2 ;;
+  --etcd) etcd_ep=$2; shift 2 ;;
   --check) check=true; shift ;;
   -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
   *) echo "handoff.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+
+# How to reproduce this run (the servers and output paths aside: they vary).
+command_line="bench/handoff.sh -n $handoffs${only:+ --only $only}"
 
 if [[ ! -x $bsup ]]; then
   echo "handoff.sh: no bsup at $bsup; build it (cmake --build build) or set BSUP" >&2
@@ -155,7 +168,7 @@ EOF
 
 results=$work/results.tsv
 : >"$results"
-versions=("bsup: $("$bsup" --version | head -n 1)")
+versions=("bsup: $("$bsup" --version | sed -n 1p)")
 
 run_bsup() { # NAME CONNECTION
   local name=$1 connection=$2 log
@@ -170,12 +183,13 @@ if wanted bsup-sqlite; then
 fi
 
 if wanted bsup-postgres; then
-  pg_dir=$work/pg
-  mkdir -p "$pg_dir"
-  chmod 0711 "$work" # the server runs as postgres and must reach its folder
-  pg_url=
-  if pg_port=$("$root/tests/servers/postgres.sh" start "$pg_dir" 2>"$work/pg-probe.err"); then
-    pg_url="postgresql://postgres@127.0.0.1:$pg_port/postgres"
+  if [[ -z $pg_url ]]; then
+    pg_dir=$work/pg
+    mkdir -p "$pg_dir"
+    chmod 0711 "$work" # the server runs as postgres and must reach its folder
+    if pg_port=$("$root/tests/servers/postgres.sh" start "$pg_dir" 2>"$work/pg-probe.err"); then
+      pg_url="postgresql://postgres@127.0.0.1:$pg_port/postgres"
+    fi
   fi
   # The postgres driver may not be built in: ask bsup itself.
   if [[ -n $pg_url ]] && BSUP_CONNECTION=$pg_url BSUP_STATE_FILE=$work/probe.json \
@@ -191,37 +205,43 @@ if wanted bsup-consul || wanted consul-lock; then
   # shellcheck source=/dev/null
   source "$root/tests/servers/consul.sh"
   consul_fetch
-  consul_start BENCH
-  versions+=("Consul: $("$CONSUL_BIN" version | head -n 1)")
+  if [[ -z $consul_addr ]]; then
+    consul_start BENCH
+    consul_addr=127.0.0.1:$CONSUL_BENCH_PORT
+  fi
+  versions+=("Consul: $("$CONSUL_BIN" version | sed -n 1p)")
   if wanted bsup-consul; then
-    run_bsup bsup-consul "http://127.0.0.1:$CONSUL_BENCH_PORT"
+    run_bsup bsup-consul "http://$consul_addr"
   fi
   if wanted consul-lock; then
     echo "measuring consul-lock ..." >&2
-    log=$(measure consul-lock "$CONSUL_BIN" lock -http-addr="127.0.0.1:$CONSUL_BENCH_PORT" \
+    log=$(measure consul-lock "$CONSUL_BIN" lock -http-addr="$consul_addr" \
       -shell=false bench/handoff-consul "$work/child")
     stats consul-lock "$log" >>"$results"
   fi
 fi
 
 if wanted etcdctl-lock; then
-  etcd_port=$(consul_free_port 2>/dev/null || python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  peer_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  etcd --name bench --data-dir "$work/etcd" \
-    --listen-client-urls "http://127.0.0.1:$etcd_port" \
-    --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-    --listen-peer-urls "http://127.0.0.1:$peer_port" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
-    --initial-cluster "bench=http://127.0.0.1:$peer_port" >"$work/etcd.log" 2>&1 &
-  pids+=($!)
   export ETCDCTL_API=3
-  for _ in $(seq 1 100); do
-    etcdctl --endpoints="127.0.0.1:$etcd_port" endpoint health >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  versions+=("etcd: $(etcd --version | head -n 1)")
+  if [[ -z $etcd_ep ]]; then
+    etcd_port=$(consul_free_port 2>/dev/null || python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    peer_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    etcd --name bench --data-dir "$work/etcd" \
+      --listen-client-urls "http://127.0.0.1:$etcd_port" \
+      --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+      --listen-peer-urls "http://127.0.0.1:$peer_port" \
+      --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+      --initial-cluster "bench=http://127.0.0.1:$peer_port" >"$work/etcd.log" 2>&1 &
+    pids+=($!)
+    etcd_ep=127.0.0.1:$etcd_port
+    for _ in $(seq 1 100); do
+      etcdctl --endpoints="$etcd_ep" endpoint health >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+  fi
+  versions+=("etcd: $(etcd --version | sed -n 1p)")
   echo "measuring etcdctl-lock ..." >&2
-  log=$(measure etcdctl-lock etcdctl --endpoints="127.0.0.1:$etcd_port" lock \
+  log=$(measure etcdctl-lock etcdctl --endpoints="$etcd_ep" lock \
     bench/handoff-etcd "$work/child")
   stats etcdctl-lock "$log" >>"$results"
 fi
@@ -229,9 +249,11 @@ fi
 for f in "$work"/*.err; do
   if [[ -s $f ]]; then
     echo "errors of $(basename "$f" .err):" >&2
-    sort "$f" | uniq -c | head -n 10 >&2
+    sort "$f" | uniq -c | sed -n 1,10p >&2
   fi
 done
+
+if [[ -n $tsv_out ]]; then cp "$results" "$tsv_out"; fi
 
 table=$(
   printf '| tool | hand-offs | missed | median ms | p95 ms | min ms | max ms |\n'

@@ -7,14 +7,35 @@
 #   bsup   bsup lock / bsup unlock, with a registered session (the state file exists)
 # Writes the figures and the exact command into docs/performance/postgres.md.
 #
-#   BSUP=build/bsup bench/postgres.sh [ROUNDS]     (default 200 rounds, 10 warm-up)
+#   BSUP=build/bsup bench/postgres.sh [-n ROUNDS] [-w WARMUP] [-o FILE.md | --no-doc] [--tsv FILE]
+#                                     [--url URL]
+#   BSUP=build/bsup bench/postgres.sh [ROUNDS]     (the same as -n ROUNDS)
+# Defaults: 200 rounds, 10 warm-up. --tsv also copies the runner's results (bench/runner.c's TSV
+# columns) to FILE. --url: use that (trusted, loopback) server instead of starting one (bench/run
+# passes its own).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bsup=$(realpath "${BSUP:-$root/build/bsup}")
-rounds=${1:-200}
+rounds=200
 warmup=10
 out=$root/docs/performance/postgres.md
+tsv_out=
+url=
+
+while (($#)); do
+  case $1 in
+  -n) rounds=$2; shift 2 ;;
+  -w) warmup=$2; shift 2 ;;
+  -o) out=$2; shift 2 ;;
+  --no-doc) out=; shift ;;
+  --tsv) tsv_out=$2; shift 2 ;;
+  --url) url=$2; shift 2 ;;
+  -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  [0-9]*) rounds=$1; shift ;;
+  *) echo "postgres.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
 
 tmp=$(mktemp -d)
 chmod 0755 "$tmp"
@@ -29,8 +50,12 @@ cc -O2 -o "$tmp/runner" "$root/bench/runner.c"
 # shellcheck disable=SC2046 # pkg-config prints several words on purpose
 cc -O2 -o "$tmp/floor_libpq" "$root/bench/floor_libpq.c" $(pkg-config --cflags --libs libpq)
 
-port=$("$root/tests/servers/postgres.sh" start "$tmp")
-url="postgresql://postgres@127.0.0.1:$port/postgres"
+if [[ -z $url ]]; then
+  port=$("$root/tests/servers/postgres.sh" start "$tmp")
+  url="postgresql://postgres@127.0.0.1:$port/postgres"
+else
+  port=$(sed -n 's|.*:\([0-9][0-9]*\)/.*|\1|p' <<<"$url")
+fi
 state=$tmp/state/state.json
 BSUP_STATE_FILE=$state "$bsup" --connection "$url" register >/dev/null
 
@@ -44,6 +69,8 @@ runner_cmd=(
   --name bsup_unlock --env "BSUP_STATE_FILE=$state" -- "$bsup" --connection "$url" unlock bench/k
 )
 "${runner_cmd[@]}" | tee "$tmp/table.txt"
+if [[ -n $tsv_out ]]; then cp "$tmp/results.tsv" "$tsv_out"; fi
+if [[ -z $out ]]; then exit 0; fi
 
 median() { awk -F'\t' -v n="$1" '$1 == n { print $3 }' "$tmp/results.tsv"; }
 rss() { awk -F'\t' -v n="$1" '$1 == n { print $8 }' "$tmp/results.tsv"; }

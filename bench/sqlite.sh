@@ -6,8 +6,9 @@
 # command to docs/performance/sqlite.md. Goal: each bsup call within 1.5x flock's median wall
 # time, and under 4 MiB of peak memory.
 #
-# Usage: bench/sqlite.sh [-n ROUNDS] [-w WARMUP] [-o FILE.md | --no-doc] [--check]
+# Usage: bench/sqlite.sh [-n ROUNDS] [-w WARMUP] [-o FILE.md | --no-doc] [--tsv FILE] [--check]
 #   BSUP=path/to/bsup (default: build/bsup; build it first, a Release build)
+#   --tsv     also copy the runner's results (bench/runner.c's TSV columns) to FILE
 #   --check   exit 1 when a bsup line misses the goal (the figures are written all the same)
 #
 # Lines measured, every round in this order:
@@ -27,6 +28,7 @@ rounds=200
 warmup=10
 doc=$root/docs/performance/sqlite.md
 check=false
+tsv_out=
 
 while (($#)); do
     case $1 in
@@ -34,6 +36,7 @@ while (($#)); do
     -w) warmup=$2; shift 2 ;;
     -o) doc=$2; shift 2 ;;
     --no-doc) doc=; shift ;;
+    --tsv) tsv_out=$2; shift 2 ;;
     --check) check=true; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "sqlite.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -76,6 +79,7 @@ runner_cmd=(
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "${runner_cmd[@]}"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+if [[ -n $tsv_out ]]; then cp "$tmp/results.tsv" "$tsv_out"; fi
 
 # Cross-check of the peak memory with GNU time, as the issue names it (one steady-state lock).
 gnu_time_rss=
@@ -96,7 +100,7 @@ printf '%s\n' "$verdicts" | column -t -s $'\t'
 
 if [[ -n $doc ]]; then
     mkdir -p "$(dirname "$doc")"
-    cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+    cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sed -n 1p)
     # The SQLite bsup links (statically when it can) is the one of the system's headers.
     sqlite_version=$(sed -n 's/^#define SQLITE_VERSION[[:space:]]*"\(.*\)"/\1/p' \
         /usr/include/sqlite3.h 2>/dev/null || true)
@@ -162,14 +166,14 @@ if [[ -n $doc ]]; then
         echo
         echo "- CPU: ${cpu:-unknown}, $(nproc) cores (nproc)"
         echo "- Kernel: $(uname -srm)"
-        echo "- $(ldd --version 2>&1 | head -n1)"
-        echo "- $(cc --version | head -n1)"
+        echo "- $(ldd --version 2>&1 | sed -n 1p)"
+        echo "- $(cc --version | sed -n 1p)"
         echo
         echo "## Versions"
         echo
-        echo "- $("$bsup" version 2>&1 | head -n1)"
+        echo "- $("$bsup" version 2>&1 | sed -n 1p)"
         echo "- SQLite ${sqlite_version:-unknown} (libsqlite3-dev's header)"
-        echo "- $(flock --version 2>&1 | head -n1)"
+        echo "- $(flock --version 2>&1 | sed -n 1p)"
         echo "- bsup binary: $(stat -c %s "$bsup") bytes; linked to: $(ldd "$bsup" 2>/dev/null |
             awk '{ print $1 }' | tr '\n' ' ')"
         echo
