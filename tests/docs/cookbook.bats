@@ -139,16 +139,18 @@ SH
 # pipefail (GitHub's 'shell: bash'), a step after a failed one only when marked always. Runs in
 # the folder $2, with the state file $3. Exits with the first failure's status.
 run_block() {
-  local block=$1 dir=$2 state=$3 file kind line b shell always result=0 rc
+  local block=$1 dir=$2 state=$3 file kind line b shell always result=0 rc script
   while IFS=$'\t' read -r file kind line b shell always; do
     [ "$b" = "$block" ] || continue
     if [ "$result" -ne 0 ] && [ "$always" != always ]; then
       continue
     fi
     rc=0
-    # A job that never gets the key fails in 30s here, not in 10 minutes.
-    sed 's/--wait 10m/--wait 30s/g' "$file" >"$file.run"
-    (cd "$dir" && BSUP_STATE_FILE=$state bash -eo pipefail "$file.run") >>"$dir/out" 2>&1 || rc=$?
+    # A job that never gets the key fails in 30s here, not in 10 minutes. Each job its own
+    # copy: the two jobs run at once, and one must not read the copy the other is writing.
+    script="$dir/$(basename "$file").run"
+    sed 's/--wait 10m/--wait 30s/g' "$file" >"$script"
+    (cd "$dir" && BSUP_STATE_FILE=$state bash -eo pipefail "$script") >>"$dir/out" 2>&1 || rc=$?
     [ "$result" -ne 0 ] || result=$rc
   done <"$BATS_TEST_TMPDIR/manifest"
   return "$result"
