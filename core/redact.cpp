@@ -77,7 +77,10 @@ void mask_key_values(std::string& s, std::vector<std::string>* found) {
                 }
                 end = std::min(end + 1, s.size());
             } else {
-                end = s.find_first_of(" \t\n&;\"", v);
+                // A libpq value ends at white space; in a URI's query ("?password=x&...") also at
+                // '&'; and at '"', where it is quoted text (a JSON string) that holds the pair.
+                bool in_query = pos > 0 && (s[pos - 1] == '?' || s[pos - 1] == '&');
+                end = s.find_first_of(in_query ? " \t\n&#\"" : " \t\n\"", v);
                 if (end == std::string::npos) {
                     end = s.size();
                 }
