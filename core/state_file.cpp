@@ -76,14 +76,29 @@ nlohmann::ordered_json to_document(const State& state) {
     };
 }
 
+// An integer field, or `fallback` when absent. A fraction or a number too large for an integer
+// is a wrong type (a corrupt file), not a conversion with undefined behaviour (found by fuzzing).
+long long integer_field(const nlohmann::ordered_json& j, const char* key, long long fallback,
+                        const fs::path& path) {
+    auto it = j.find(key);
+    if (it == j.end()) {
+        return fallback;
+    }
+    if (!it->is_number_integer()) {
+        throw corrupt(path, fmt::format("\"{}\" is not an integer", key));
+    }
+    return it->get<long long>();
+}
+
 State from_document(const nlohmann::ordered_json& j, const fs::path& path) {
     if (!j.is_object()) {
         throw corrupt(path, "not a JSON object");
     }
-    if (j.value("version", 0) != k_state_format_version) {
+    long long version = integer_field(j, "version", 0, path);
+    if (version != k_state_format_version) {
         throw state_file_error(
             fmt::format("state file {} has format version {}, this bsup reads version {}",
-                        path.string(), j.value("version", 0), k_state_format_version),
+                        path.string(), version, k_state_format_version),
             "use the bsup that wrote it, or discard it with 'bsup deregister --force'");
     }
     State state;
@@ -100,7 +115,7 @@ State from_document(const nlohmann::ordered_json& j, const fs::path& path) {
     }
     s.handle = j.value("session_handle", s.id);
     s.service = j.value("service", Service{});
-    s.ttl = Duration(j.value("ttl_ms", 0LL));
+    s.ttl = Duration(integer_field(j, "ttl_ms", 0, path));
     if (s.ttl.count() <= 0) {
         throw corrupt(path, "ttl_ms is missing");
     }
