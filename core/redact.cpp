@@ -52,13 +52,18 @@ void mask_uri_passwords(std::string& s, std::vector<std::string>* found, bool wh
 }
 
 // password=xyz (key=value form, with optional quotes) and ?password=xyz / &token=xyz (query form).
+// White space as libpq reads it around '=' and after a value (isspace in the C locale).
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
 void mask_key_values(std::string& s, std::vector<std::string>* found) {
     for (std::string_view key : k_secret_keys) {
         std::size_t pos = 0;
         while ((pos = s.find(key, pos)) != std::string::npos) {
             bool starts_word = pos == 0 || !is_key_char(s[pos - 1]);
             std::size_t eq = pos + key.size();
-            while (eq < s.size() && s[eq] == ' ') {
+            while (eq < s.size() && is_space(s[eq])) {
                 ++eq;
             }
             if (!starts_word || eq >= s.size() || s[eq] != '=') {
@@ -66,7 +71,7 @@ void mask_key_values(std::string& s, std::vector<std::string>* found) {
                 continue;
             }
             std::size_t v = eq + 1;
-            while (v < s.size() && s[v] == ' ') {
+            while (v < s.size() && is_space(s[v])) {
                 ++v;
             }
             std::size_t end = v;
@@ -80,7 +85,7 @@ void mask_key_values(std::string& s, std::vector<std::string>* found) {
                 // A libpq value ends at white space; in a URI's query ("?password=x&...") also at
                 // '&'; and at '"', where it is quoted text (a JSON string) that holds the pair.
                 bool in_query = pos > 0 && (s[pos - 1] == '?' || s[pos - 1] == '&');
-                end = s.find_first_of(in_query ? " \t\n&#\"" : " \t\n\"", v);
+                end = s.find_first_of(in_query ? " \t\n\r\v\f&#\"" : " \t\n\r\v\f\"", v);
                 if (end == std::string::npos) {
                     end = s.size();
                 }
