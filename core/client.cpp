@@ -222,6 +222,10 @@ Release Client::release(const Session& session, const std::string& key) {
     return supervisor().unlock(session, Lock{key});
 }
 
+void Client::expect_release(const std::string& key) {
+    supervisor().expect_release(Lock{key});
+}
+
 void Client::end(const Session& session) {
     supervisor().shutdown(session);
 }

@@ -82,6 +82,8 @@ class Client {
                         const std::function<void(const Semaphore&)>& on_blocked, bool persistent);
     Session renew(const Session& session);
     Release release(const Session& session, const std::string& key);
+    // Tells the driver that this process will release `key` later (Supervisor::expect_release).
+    void expect_release(const std::string& key);
     void end(const Session& session);
 
     Semaphore status(const std::string& key);

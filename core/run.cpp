@@ -100,6 +100,12 @@ RunResult run_locked(Client& client, const RunRequest& request, const RunEvents&
         throw;
     }
 
+    try {
+        client.expect_release(request.key); // while the child runs: off the hand-off's path
+    } catch (const Error&) {
+        // Only a hint; the renewals below find out whether the backend is there.
+    }
+
     Duration interval = std::max(session.ttl / 3, Duration(500));
     TimePoint last_renewed = now();
     TimePoint next_renewal = last_renewed + interval;

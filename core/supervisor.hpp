@@ -59,6 +59,11 @@ class Supervisor {
     // Blocks until `lock` may have changed from `last` (released, expired, taken by another), or
     // until `deadline`, whichever comes first; spurious returns are allowed. Used by --wait.
     virtual void wait_for_change(const Lock& lock, const Semaphore& last, TimePoint deadline) = 0;
+
+    // A hint: this process holds `lock` and will release it itself later (bsup run). A driver may
+    // get ready now, so that the release, when it comes, takes less time: the next holder waits
+    // for it (docs/DESIGN.md "Hand-off"). Never needed for correctness; by default, nothing.
+    virtual void expect_release(const Lock& /*lock*/) {}
 };
 
 } // namespace bsup::core

@@ -51,6 +51,55 @@ std::optional<std::int64_t> Result::optional_integer(int row, int column) const 
     return integer(row, column);
 }
 
+Result Connection::query(const char* sql, const std::vector<Param>& params) {
+    if (!m_keep_prepared) {
+        return execute({}, false, sql, params);
+    }
+    if (auto known = m_prepared.find(sql); known != m_prepared.end()) {
+        return execute(known->second, false, sql, params);
+    }
+    // A name is never used twice: a statement parsed but failed to run may exist on the server.
+    std::string name = next_name();
+    Result result = execute(name, true, sql, params);
+    m_prepared.emplace(sql, std::move(name));
+    return result;
+}
+
+void Connection::keep_prepared() {
+    if (m_keep_prepared) {
+        return;
+    }
+    // Plan once for any parameters. bsup's statements find rows by primary key, which a generic
+    // plan does as well as a custom one.
+    try {
+        script("SET plan_cache_mode = force_generic_plan");
+    } catch (const ServerError& e) {
+        if (e.sqlstate() != "42704") { // before PostgreSQL 12: planned each time, parsed once
+            throw;
+        }
+    }
+    m_keep_prepared = true;
+}
+
+void Connection::prepare(const char* sql, int parameters) {
+    if (!m_keep_prepared || m_prepared.count(sql) != 0) {
+        return;
+    }
+    std::string name = next_name();
+    parse(name, sql);
+    m_prepared.emplace(sql, name);
+    // EXPLAIN EXECUTE plans the statement (and keeps its generic plan) without running it.
+    std::string nulls;
+    for (int i = 0; i < parameters; ++i) {
+        nulls += i == 0 ? "(NULL" : ", NULL";
+    }
+    script(fmt::format("EXPLAIN EXECUTE {}{}", name, parameters > 0 ? nulls + ")" : ""));
+}
+
+std::string Connection::next_name() {
+    return fmt::format("bsup_{}", ++m_names);
+}
+
 std::unique_ptr<Connection> connect(const std::string& conninfo, core::Duration timeout) {
     core::Environment env = core::process_environment();
     if (env("BSUP_POSTGRES_CLIENT").value_or("") != "libpq") {

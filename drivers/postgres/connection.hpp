@@ -3,7 +3,8 @@
 // One connection to PostgreSQL, every call bounded by --timeout: connecting, each statement
 // (cancelled on the server when the deadline passes), and waiting for notifications. Only
 // parameterized statements (the extended protocol, unnamed statements) and constant scripts are
-// sent, so it works behind PgBouncer in transaction mode.
+// sent, so it works behind PgBouncer in transaction mode; named statements only after
+// keep_prepared(), which the driver calls only on a connection straight to the server.
 //
 // Two implementations: bsup's own protocol client (wire_connection.cpp), for plain TCP and unix
 // sockets, which loads nothing; and libpq (libpq_connection.cpp), loaded on first use, for
@@ -17,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace bsup::drivers::postgres {
@@ -56,8 +58,18 @@ class Connection {
   public:
     virtual ~Connection() = default;
 
-    // One parameterized statement (text in, text out).
-    virtual Result query(const char* sql, const std::vector<Param>& params = {}) = 0;
+    // One parameterized statement (text in, text out); a prepared one after keep_prepared().
+    Result query(const char* sql, const std::vector<Param>& params = {});
+
+    // From now on, keeps each statement that query() runs prepared on the server, with a generic
+    // plan: running it again skips parsing and planning, which take most of the time of bsup's
+    // statements (docs/DESIGN.md "Hand-off"). Only on a connection straight to the server: a
+    // pooler in transaction mode gives the server connection that knows the statement to others.
+    void keep_prepared();
+
+    // After keep_prepared(): parses and plans `sql`, which has `parameters` parameters, without
+    // running it, so that its first query() costs one execution. Before: nothing.
+    void prepare(const char* sql, int parameters);
 
     // A constant script of several statements, run by the server as one implicit transaction.
     virtual void script(const std::string& sql) = 0;
@@ -74,7 +86,21 @@ class Connection {
     const std::string& where() const { return m_where; }
 
   protected:
+    // Runs `sql`: as the unnamed statement when `name` is empty, else as the prepared statement
+    // `name`, parsed first when `parse`.
+    virtual Result execute(const std::string& name, bool parse, const char* sql,
+                           const std::vector<Param>& params) = 0;
+    // Parses `sql` as the prepared statement `name`.
+    virtual void parse(const std::string& name, const char* sql) = 0;
+
     std::string m_where;
+
+  private:
+    std::string next_name();
+
+    bool m_keep_prepared = false;
+    std::unordered_map<std::string, std::string> m_prepared; // SQL text -> statement name
+    int m_names = 0;
 };
 
 // Connects with `conninfo` (a URI, key=value pairs, or empty for the PG* variables), with

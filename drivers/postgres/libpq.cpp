@@ -47,6 +47,8 @@ Libpq load() {
     BSUP_RESOLVE(PQsetnonblocking);
     BSUP_RESOLVE(PQsendQueryParams);
     BSUP_RESOLVE(PQsendQuery);
+    BSUP_RESOLVE(PQsendPrepare);
+    BSUP_RESOLVE(PQsendQueryPrepared);
     BSUP_RESOLVE(PQflush);
     BSUP_RESOLVE(PQconsumeInput);
     BSUP_RESOLVE(PQisBusy);

@@ -21,6 +21,8 @@ struct Libpq {
     decltype(&::PQsetnonblocking) PQsetnonblocking = nullptr;
     decltype(&::PQsendQueryParams) PQsendQueryParams = nullptr;
     decltype(&::PQsendQuery) PQsendQuery = nullptr;
+    decltype(&::PQsendPrepare) PQsendPrepare = nullptr;
+    decltype(&::PQsendQueryPrepared) PQsendQueryPrepared = nullptr;
     decltype(&::PQflush) PQflush = nullptr;
     decltype(&::PQconsumeInput) PQconsumeInput = nullptr;
     decltype(&::PQisBusy) PQisBusy = nullptr;

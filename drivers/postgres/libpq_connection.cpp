@@ -167,15 +167,24 @@ std::optional<Result> LibpqConnection::collect(const std::string& what, core::Ti
     return last;
 }
 
-Result LibpqConnection::query(const char* sql, const std::vector<Param>& params) {
+Result LibpqConnection::execute(const std::string& name, bool parse, const char* sql,
+                                const std::vector<Param>& params) {
+    if (parse) {
+        this->parse(name, sql);
+    }
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const Param& p : params) {
         values.push_back(p ? p->c_str() : nullptr);
     }
+    const Libpq& pq = libpq();
+    const int count = static_cast<int>(values.size());
     core::TimePoint deadline = core::now() + m_timeout;
-    if (libpq().PQsendQueryParams(m_conn.get(), sql, static_cast<int>(values.size()), nullptr,
-                                  values.data(), nullptr, nullptr, 0) == 0) {
+    int sent = name.empty() ? pq.PQsendQueryParams(m_conn.get(), sql, count, nullptr, values.data(),
+                                                   nullptr, nullptr, 0)
+                            : pq.PQsendQueryPrepared(m_conn.get(), name.c_str(), count,
+                                                     values.data(), nullptr, nullptr, 0);
+    if (sent == 0) {
         send_failed("send a statement");
     }
     std::optional<Result> result = collect("run a statement", deadline);
@@ -183,6 +192,14 @@ Result LibpqConnection::query(const char* sql, const std::vector<Param>& params)
         send_failed("read a statement's result");
     }
     return std::move(*result);
+}
+
+void LibpqConnection::parse(const std::string& name, const char* sql) {
+    core::TimePoint deadline = core::now() + m_timeout;
+    if (libpq().PQsendPrepare(m_conn.get(), name.c_str(), sql, 0, nullptr) == 0) {
+        send_failed("prepare a statement");
+    }
+    collect("prepare a statement", deadline);
 }
 
 void LibpqConnection::script(const std::string& sql) {

@@ -12,10 +12,14 @@ class LibpqConnection final : public Connection {
   public:
     LibpqConnection(const std::string& conninfo, core::Duration timeout);
 
-    Result query(const char* sql, const std::vector<Param>& params) override;
     void script(const std::string& sql) override;
     std::vector<std::string> notifications(core::TimePoint until) override;
     int announced_pid() const override;
+
+  protected:
+    Result execute(const std::string& name, bool parse, const char* sql,
+                   const std::vector<Param>& params) override;
+    void parse(const std::string& name, const char* sql) override;
 
   private:
     void connect(const std::string& conninfo);

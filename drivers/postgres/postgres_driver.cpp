@@ -52,6 +52,89 @@ constexpr const char* k_channel = "blacksmith_supervisor";
     "SET is_acquired = false, session_id = NULL, acquirer_name = NULL,"                            \
     " acquirer_address = NULL, acquired_at = NULL"
 
+// Acquires $1 for the session $2 in one statement on the server's clock: take the key if it is
+// free, its holder's bsup session lapsed, or it is ours already (then nothing changes but the row
+// version). A new grant (another holder, or a new acquired_at) draws a new lock_index from the
+// sequence. The same statement records the grant and, when it took the key from a lapsed holder,
+// that holder's expiry (`prev`: the row as it was before the statement).
+constexpr const char* k_acquire = R"sql(
+WITH s AS (
+  SELECT id, name, address, expires_at FROM blacksmith_supervisor.bsup_sessions
+  WHERE id = $2::text AND expires_at > now()),
+prev AS (
+  SELECT o.key, o.is_acquired, o.session_id, o.acquirer_name, o.acquirer_address, g.lock_index
+  FROM blacksmith_supervisor.locks o )sql" BSUP_GRANT_OF("o") R"sql(
+  WHERE o.key = $1::text),
+acquired AS (
+  INSERT INTO blacksmith_supervisor.locks AS l
+    (key, is_acquired, session_id, acquirer_name, acquirer_address, acquired_at)
+  SELECT $1::text, true, s.id, s.name, s.address, now() AT TIME ZONE 'UTC' FROM s
+  ON CONFLICT (key) DO UPDATE SET
+    is_acquired = true, session_id = excluded.session_id,
+    acquirer_name = excluded.acquirer_name, acquirer_address = excluded.acquirer_address,
+    acquired_at = CASE WHEN l.is_acquired AND l.session_id = excluded.session_id
+                       THEN l.acquired_at ELSE excluded.acquired_at END
+  WHERE NOT l.is_acquired OR l.session_id IS NULL OR l.session_id = excluded.session_id
+     OR EXISTS (SELECT 1 FROM blacksmith_supervisor.bsup_sessions x
+                WHERE x.id = l.session_id AND x.expires_at <= now())
+  RETURNING l.key, l.session_id, l.acquirer_name, l.acquirer_address, l.acquired_at),
+granted AS (
+  INSERT INTO blacksmith_supervisor.bsup_grants AS g (key, session_id, acquired_at, lock_index)
+  SELECT key, session_id, acquired_at, nextval('blacksmith_supervisor.bsup_lock_index')
+  FROM acquired
+  ON CONFLICT (key) DO UPDATE SET session_id = excluded.session_id,
+    acquired_at = excluded.acquired_at, lock_index = excluded.lock_index
+  WHERE (g.session_id, g.acquired_at) IS DISTINCT FROM (excluded.session_id, excluded.acquired_at)
+  RETURNING lock_index),
+recorded AS ()sql" BSUP_EVENTS_INSERT R"sql(
+  SELECT p.key, 'expiry', p.session_id, p.acquirer_name, p.acquirer_address, p.lock_index, NULL
+  FROM prev p WHERE p.is_acquired AND p.session_id <> $2::text AND EXISTS (SELECT 1 FROM acquired)
+  UNION ALL
+  SELECT a.key, 'grant', a.session_id, a.acquirer_name, a.acquirer_address, gr.lock_index, NULL
+  FROM acquired a CROSS JOIN granted gr
+  RETURNING id),
+)sql" BSUP_HISTORY_TRIM("recorded") R"sql(
+SELECT a.key, a.key IS NOT NULL, a.session_id, a.acquirer_name, a.acquirer_address,
+       (extract(epoch FROM a.acquired_at) * 1000)::bigint,
+       COALESCE((SELECT lock_index FROM granted),
+                (SELECT lock_index FROM blacksmith_supervisor.bsup_grants WHERE key = $1::text)),
+       (extract(epoch FROM s.expires_at) * 1000)::bigint
+FROM s LEFT JOIN acquired a ON true)sql";
+
+// Releases $1 if the session $2 holds it (whoever holds it when NULL), in one statement with the
+// read of who held it, and announces and records the change (a forced break with reason $3).
+constexpr const char* k_release =
+    "WITH prev AS (" BSUP_STATUS_SELECT " WHERE l.key = $1::text FOR UPDATE OF l),"
+    " released AS (UPDATE blacksmith_supervisor.locks u " BSUP_RELEASE_SET
+    " FROM prev p WHERE u.key = p.key AND p.held"
+    " AND ($2::text IS NULL OR p.session_id = $2::text) RETURNING u.key),"
+    " recorded AS (" BSUP_EVENTS_INSERT
+    " SELECT p.key, CASE WHEN $2::text IS NULL THEN 'force' ELSE 'release' END,"
+    " p.session_id, p.acquirer_name, p.acquirer_address, p.lock_index, $3::text"
+    " FROM prev p WHERE EXISTS (SELECT 1 FROM released) RETURNING id), " BSUP_HISTORY_TRIM(
+        "recorded") " SELECT p.*, (SELECT count(*) FROM (SELECT "
+                    "pg_notify('blacksmith_supervisor', key)"
+                    " FROM released) n) > 0 FROM prev p";
+
+// Ends the session $1: releases its keys (announced when it was alive) and records it.
+constexpr const char* k_shutdown = R"sql(
+WITH ended AS (
+  DELETE FROM blacksmith_supervisor.bsup_sessions WHERE id = $1::text
+  RETURNING expires_at > now() AS alive),
+released AS (
+  UPDATE blacksmith_supervisor.locks )sql" BSUP_RELEASE_SET R"sql(
+  WHERE is_acquired AND session_id = $1::text RETURNING key),
+recorded AS ()sql" BSUP_EVENTS_INSERT R"sql(
+  SELECT o.key, CASE WHEN EXISTS (SELECT 1 FROM ended WHERE alive) THEN 'release' ELSE 'expiry' END,
+         o.session_id, o.acquirer_name, o.acquirer_address, g.lock_index, NULL
+  FROM blacksmith_supervisor.locks o )sql" BSUP_GRANT_OF("o") R"sql(
+  WHERE o.key IN (SELECT key FROM released) ORDER BY o.key RETURNING id),
+)sql" BSUP_HISTORY_TRIM("recorded") R"sql(
+SELECT r.key, pg_notify('blacksmith_supervisor', r.key)
+FROM released r WHERE EXISTS (SELECT 1 FROM ended WHERE alive) ORDER BY r.key)sql";
+
+constexpr const char* k_status = BSUP_STATUS_SELECT " WHERE l.key = $1::text";
+
 core::Semaphore free_semaphore(const std::string& key) {
     core::Semaphore s;
     s.key = key;
@@ -132,22 +215,7 @@ RETURNING (extract(epoch FROM created_at) * 1000)::bigint,
     }
 
     std::vector<std::string> shutdown(const core::Session& session) override {
-        constexpr const char* sql = R"sql(
-WITH ended AS (
-  DELETE FROM blacksmith_supervisor.bsup_sessions WHERE id = $1::text
-  RETURNING expires_at > now() AS alive),
-released AS (
-  UPDATE blacksmith_supervisor.locks )sql" BSUP_RELEASE_SET R"sql(
-  WHERE is_acquired AND session_id = $1::text RETURNING key),
-recorded AS ()sql" BSUP_EVENTS_INSERT R"sql(
-  SELECT o.key, CASE WHEN EXISTS (SELECT 1 FROM ended WHERE alive) THEN 'release' ELSE 'expiry' END,
-         o.session_id, o.acquirer_name, o.acquirer_address, g.lock_index, NULL
-  FROM blacksmith_supervisor.locks o )sql" BSUP_GRANT_OF("o") R"sql(
-  WHERE o.key IN (SELECT key FROM released) ORDER BY o.key RETURNING id),
-)sql" BSUP_HISTORY_TRIM("recorded") R"sql(
-SELECT r.key, pg_notify('blacksmith_supervisor', r.key)
-FROM released r WHERE EXISTS (SELECT 1 FROM ended WHERE alive) ORDER BY r.key)sql";
-        Result r = run(sql, {session.id});
+        Result r = run(k_shutdown, {session.id});
         std::vector<std::string> released;
         for (int i = 0; i < r.rows(); ++i) {
             released.push_back(r.text(i, 0));
@@ -156,55 +224,7 @@ FROM released r WHERE EXISTS (SELECT 1 FROM ended WHERE alive) ORDER BY r.key)sq
     }
 
     core::Acquisition lock(const core::Session& session, const core::Lock& lock) override {
-        // One statement on the server's clock: take the key if it is free, its holder's bsup
-        // session lapsed, or it is ours already (then nothing changes but the row version). A new
-        // grant (another holder, or a new acquired_at) draws a new lock_index from the sequence.
-        // The same statement records the grant and, when it took the key from a lapsed holder,
-        // that holder's expiry (`prev`: the row as it was before the statement).
-        constexpr const char* sql = R"sql(
-WITH s AS (
-  SELECT id, name, address, expires_at FROM blacksmith_supervisor.bsup_sessions
-  WHERE id = $2::text AND expires_at > now()),
-prev AS (
-  SELECT o.key, o.is_acquired, o.session_id, o.acquirer_name, o.acquirer_address, g.lock_index
-  FROM blacksmith_supervisor.locks o )sql" BSUP_GRANT_OF("o") R"sql(
-  WHERE o.key = $1::text),
-acquired AS (
-  INSERT INTO blacksmith_supervisor.locks AS l
-    (key, is_acquired, session_id, acquirer_name, acquirer_address, acquired_at)
-  SELECT $1::text, true, s.id, s.name, s.address, now() AT TIME ZONE 'UTC' FROM s
-  ON CONFLICT (key) DO UPDATE SET
-    is_acquired = true, session_id = excluded.session_id,
-    acquirer_name = excluded.acquirer_name, acquirer_address = excluded.acquirer_address,
-    acquired_at = CASE WHEN l.is_acquired AND l.session_id = excluded.session_id
-                       THEN l.acquired_at ELSE excluded.acquired_at END
-  WHERE NOT l.is_acquired OR l.session_id IS NULL OR l.session_id = excluded.session_id
-     OR EXISTS (SELECT 1 FROM blacksmith_supervisor.bsup_sessions x
-                WHERE x.id = l.session_id AND x.expires_at <= now())
-  RETURNING l.key, l.session_id, l.acquirer_name, l.acquirer_address, l.acquired_at),
-granted AS (
-  INSERT INTO blacksmith_supervisor.bsup_grants AS g (key, session_id, acquired_at, lock_index)
-  SELECT key, session_id, acquired_at, nextval('blacksmith_supervisor.bsup_lock_index')
-  FROM acquired
-  ON CONFLICT (key) DO UPDATE SET session_id = excluded.session_id,
-    acquired_at = excluded.acquired_at, lock_index = excluded.lock_index
-  WHERE (g.session_id, g.acquired_at) IS DISTINCT FROM (excluded.session_id, excluded.acquired_at)
-  RETURNING lock_index),
-recorded AS ()sql" BSUP_EVENTS_INSERT R"sql(
-  SELECT p.key, 'expiry', p.session_id, p.acquirer_name, p.acquirer_address, p.lock_index, NULL
-  FROM prev p WHERE p.is_acquired AND p.session_id <> $2::text AND EXISTS (SELECT 1 FROM acquired)
-  UNION ALL
-  SELECT a.key, 'grant', a.session_id, a.acquirer_name, a.acquirer_address, gr.lock_index, NULL
-  FROM acquired a CROSS JOIN granted gr
-  RETURNING id),
-)sql" BSUP_HISTORY_TRIM("recorded") R"sql(
-SELECT a.key, a.key IS NOT NULL, a.session_id, a.acquirer_name, a.acquirer_address,
-       (extract(epoch FROM a.acquired_at) * 1000)::bigint,
-       COALESCE((SELECT lock_index FROM granted),
-                (SELECT lock_index FROM blacksmith_supervisor.bsup_grants WHERE key = $1::text)),
-       (extract(epoch FROM s.expires_at) * 1000)::bigint
-FROM s LEFT JOIN acquired a ON true)sql";
-        Result r = run(sql, {lock.key, session.id});
+        Result r = run(k_acquire, {lock.key, session.id});
         if (r.rows() == 0) {
             throw core::SessionGone(session.id);
         }
@@ -253,7 +273,7 @@ FROM s LEFT JOIN acquired a ON true)sql";
     }
 
     core::Semaphore status(const core::Lock& lock) override {
-        Result r = run(BSUP_STATUS_SELECT " WHERE l.key = $1::text", {lock.key});
+        Result r = run(k_status, {lock.key});
         return r.rows() == 0 ? free_semaphore(lock.key) : read_semaphore(r, 0);
     }
 
@@ -320,6 +340,10 @@ ORDER BY name, service_id)sql");
         if (!m_listening) {
             conn.script(std::string("LISTEN ") + k_channel);
             m_listening = true;
+            // The attempt after a notification is the hand-off: have it parsed and planned now.
+            conn.keep_prepared();
+            conn.prepare(k_acquire, 2);
+            conn.prepare(k_status, 1);
             // The holder may have released between the failed attempt and LISTEN.
             core::Semaphore now_status = status(lock);
             if (now_status.is_acquired != last.is_acquired ||
@@ -345,6 +369,18 @@ ORDER BY name, service_id)sql");
                 return;
             }
         }
+    }
+
+    void expect_release(const core::Lock& /*lock*/) override {
+        // The release (and the end of a session of its own, right after it) parsed and planned
+        // while the lock is held, so that the next holder waits for one execution only.
+        if (behind_pooler()) {
+            return; // PgBouncer in transaction mode: no named statements
+        }
+        Connection& conn = connection();
+        conn.keep_prepared();
+        conn.prepare(k_release, 3);
+        conn.prepare(k_shutdown, 1);
     }
 
   private:
@@ -396,19 +432,7 @@ ORDER BY name, service_id)sql");
     // `reason`).
     core::Release release(const std::string& key, const std::optional<std::string>& holder,
                           const Param& reason = std::nullopt) {
-        constexpr const char* sql =
-            "WITH prev AS (" BSUP_STATUS_SELECT " WHERE l.key = $1::text FOR UPDATE OF l),"
-            " released AS (UPDATE blacksmith_supervisor.locks u " BSUP_RELEASE_SET
-            " FROM prev p WHERE u.key = p.key AND p.held"
-            " AND ($2::text IS NULL OR p.session_id = $2::text) RETURNING u.key),"
-            " recorded AS (" BSUP_EVENTS_INSERT
-            " SELECT p.key, CASE WHEN $2::text IS NULL THEN 'force' ELSE 'release' END,"
-            " p.session_id, p.acquirer_name, p.acquirer_address, p.lock_index, $3::text"
-            " FROM prev p WHERE EXISTS (SELECT 1 FROM released) RETURNING id), " BSUP_HISTORY_TRIM(
-                "recorded") " SELECT p.*, (SELECT count(*) FROM (SELECT "
-                            "pg_notify('blacksmith_supervisor', key)"
-                            " FROM released) n) > 0 FROM prev p";
-        Result r = run(sql, {key, holder, reason});
+        Result r = run(k_release, {key, holder, reason});
         core::Release out;
         if (r.rows() == 0) {
             out.previous = free_semaphore(key);

@@ -271,13 +271,26 @@ Result WireConnection::answer(const std::string& what, core::TimePoint deadline)
     }
 }
 
-Result WireConnection::query(const char* sql, const std::vector<Param>& params) {
+Result WireConnection::execute(const std::string& name, bool parse, const char* sql,
+                               const std::vector<Param>& params) {
     core::TimePoint deadline = core::now() + m_timeout;
     try {
-        send(wire::extended_query(sql, params), "send a statement", deadline);
+        // One round trip: Parse (when needed), Bind, Execute, Sync.
+        std::string messages = name.empty() || parse ? wire::parse(name, sql) : std::string();
+        send(messages + wire::bind_execute(name, params), "send a statement", deadline);
         return answer("run a statement", deadline);
     } catch (const wire::ProtocolError& e) {
         failure::lost(m_where, "run a statement", protocol_violation(e));
+    }
+}
+
+void WireConnection::parse(const std::string& name, const char* sql) {
+    core::TimePoint deadline = core::now() + m_timeout;
+    try {
+        send(wire::parse(name, sql) + wire::sync(), "prepare a statement", deadline);
+        answer("prepare a statement", deadline);
+    } catch (const wire::ProtocolError& e) {
+        failure::lost(m_where, "prepare a statement", protocol_violation(e));
     }
 }
 

@@ -22,10 +22,14 @@ class WireConnection final : public Connection {
     WireConnection(WireTarget target, core::Duration timeout);
     ~WireConnection() override;
 
-    Result query(const char* sql, const std::vector<Param>& params) override;
     void script(const std::string& sql) override;
     std::vector<std::string> notifications(core::TimePoint until) override;
     int announced_pid() const override { return m_pid; }
+
+  protected:
+    Result execute(const std::string& name, bool parse, const char* sql,
+                   const std::vector<Param>& params) override;
+    void parse(const std::string& name, const char* sql) override;
 
   private:
     void start_up(core::TimePoint deadline);

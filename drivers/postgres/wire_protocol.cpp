@@ -182,11 +182,14 @@ std::string startup(const std::vector<std::pair<std::string, std::string>>& para
     return w.cstring("").finish();
 }
 
-std::string extended_query(std::string_view sql,
-                           const std::vector<std::optional<std::string>>& params) {
-    std::string out = Writer('P').cstring("").cstring(sql).int16(0).finish();
+std::string parse(std::string_view name, std::string_view sql) {
+    return Writer('P').cstring(name).cstring(sql).int16(0).finish();
+}
+
+std::string bind_execute(std::string_view name,
+                         const std::vector<std::optional<std::string>>& params) {
     Writer bind('B');
-    bind.cstring("").cstring("").int16(0).int16(static_cast<int>(params.size()));
+    bind.cstring("").cstring(name).int16(0).int16(static_cast<int>(params.size()));
     for (const std::optional<std::string>& p : params) {
         if (p) {
             bind.int32(static_cast<std::int32_t>(p->size())).bytes(*p);
@@ -195,10 +198,18 @@ std::string extended_query(std::string_view sql,
         }
     }
     bind.int16(0); // every result column as text
-    out += bind.finish();
+    std::string out = bind.finish();
     out += Writer('E').cstring("").int32(0).finish();
-    out += Writer('S').finish();
-    return out;
+    return out + sync();
+}
+
+std::string sync() {
+    return Writer('S').finish();
+}
+
+std::string extended_query(std::string_view sql,
+                           const std::vector<std::optional<std::string>>& params) {
+    return parse("", sql) + bind_execute("", params);
 }
 
 std::string simple_query(std::string_view sql) {

@@ -77,6 +77,12 @@ std::string startup(const std::vector<std::pair<std::string, std::string>>& para
 // Parse, Bind, Execute and Sync of an unnamed statement with text parameters (nullopt: NULL).
 std::string extended_query(std::string_view sql,
                            const std::vector<std::optional<std::string>>& params);
+// The same in parts, for named (prepared) statements: Parse of `sql` as `name` (no Sync), and
+// Bind, Execute and Sync of the statement `name`.
+std::string parse(std::string_view name, std::string_view sql);
+std::string bind_execute(std::string_view name,
+                         const std::vector<std::optional<std::string>>& params);
+std::string sync();
 std::string simple_query(std::string_view sql);
 std::string terminate();
 

@@ -182,3 +182,21 @@ TEST_CASE("wire messages: built byte for byte, cut from a stream, parsed") {
     std::string note = Writer().int32(42).cstring("bsup").cstring("a/b").finish().substr(4);
     CHECK(parse_notification_payload(note) == "a/b");
 }
+
+TEST_CASE("wire messages of a prepared statement: Parse by name once, then Bind and Execute") {
+    using namespace bsup::drivers::postgres::wire;
+    CHECK(parse("bsup_1", "SELECT $1") == std::string("P\0\0\0\x17"
+                                                      "bsup_1\0SELECT $1\0\0\0",
+                                                      24));
+    // Bind (portal "", statement bsup_1, no parameter formats, one parameter "k", text results),
+    // Execute (portal "", no row limit), Sync.
+    std::string bind("B\0\0\0\x17\0bsup_1\0\0\0\0\x01\0\0\0\x01k\0\0", 24);
+    std::string execute("E\0\0\0\x09\0\0\0\0\0", 10);
+    CHECK(bind_execute("bsup_1", {std::string("k")}) == bind + execute + sync());
+    CHECK(sync() == std::string("S\0\0\0\x04", 5));
+    // NULL: length -1 and no bytes.
+    CHECK(bind_execute("bsup_1", {std::nullopt}).substr(15, 6) ==
+          std::string("\0\x01\xff\xff\xff\xff", 6));
+    // The unnamed statement is the same messages with the empty name.
+    CHECK(extended_query("SELECT 1", {}) == parse("", "SELECT 1") + bind_execute("", {}));
+}

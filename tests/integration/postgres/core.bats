@@ -171,6 +171,34 @@ setup() { pg_setup; }
   [ "$(pg "select session_id from blacksmith_supervisor.locks where key = '$k'")" = "$(session_of b)" ]
 }
 
+@test "a hand-off runs prepared statements straight to the server, never through PgBouncer" {
+  # The server logs each statement's parse, bind and execute, with the statement's name: a
+  # prepared statement is "bsup_N", the unnamed one "<unnamed>".
+  local log="$BSUP_PG_DIR/log" k from
+  k=$(key)
+  pg "alter system set log_min_duration_statement = 0" && pg "select pg_reload_conf()" >/dev/null
+  from=$(($(wc -l <"$log") + 1))
+  bsup_as a run "$k" -- sleep 1 &
+  holder=$!
+  until bsup status -e "$k" >/dev/null; do sleep 0.05; done
+  run bsup_as b run --wait 30s "$k" -- true
+  wait "$holder"
+  pg "alter system reset log_min_duration_statement" && pg "select pg_reload_conf()" >/dev/null
+  [ "$status" -eq 0 ]
+  tail -n "+$from" "$log" >"$BATS_TEST_TMPDIR/statements.log"
+  # The release (WITH prev AS ...) and the waiter's acquisition (on the line after: WITH s AS ...).
+  released=$(grep -c 'execute bsup_[0-9]*: WITH prev AS' "$BATS_TEST_TMPDIR/statements.log" || true)
+  acquired=$(grep -A1 'execute bsup_[0-9]*: *$' "$BATS_TEST_TMPDIR/statements.log" |
+    grep -c '^[[:space:]]*WITH s AS' || true)
+  named=$(grep -c '\(parse\|execute\) bsup_' "$BATS_TEST_TMPDIR/statements.log" || true)
+  echo "prepared: release $released, acquisition $acquired, named statements $named"
+  if [[ $BSUP_PG_URL == *":$BSUP_PG_PORT/"* ]]; then
+    [ "$released" -ge 1 ] && [ "$acquired" -ge 1 ]
+  else
+    [ "$named" -eq 0 ] # PgBouncer in transaction mode: unnamed statements only
+  fi
+}
+
 @test "usage errors are exit 2 before any backend is contacted" {
   run bsup --connection postgresql://nobody@127.0.0.1:1/x lock "bad//key"
   [ "$status" -eq 2 ]
