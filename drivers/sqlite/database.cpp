@@ -61,7 +61,7 @@ int set_wal_mode_with_retry(sqlite3* db, core::Duration busy_timeout) {
 } // namespace
 
 Database::Database(std::string path, core::Duration busy_timeout)
-    : m_path(std::move(path)), m_db(nullptr, &sqlite3_close) {
+    : m_path(std::move(path)), m_db(nullptr, &sqlite3_close), m_busy_timeout(busy_timeout) {
     configure_sqlite_once();
     ensure_folder(std::filesystem::path(m_path).parent_path());
     sqlite3* raw = nullptr;
@@ -72,8 +72,7 @@ Database::Database(std::string path, core::Duration busy_timeout)
     if (rc != SQLITE_OK) {
         fail("cannot open");
     }
-    auto ms = busy_timeout.count();
-    sqlite3_busy_timeout(m_db.get(), ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms));
+    sqlite3_busy_handler(m_db.get(), &Database::retry_when_busy, this);
     // WAL lets readers go on while one process writes; NORMAL syncs at checkpoints, not at every
     // commit: a lock table needs atomicity, and after a power loss its holders are gone anyway.
     if (set_wal_mode_with_retry(m_db.get(), busy_timeout) != SQLITE_OK) {
@@ -111,6 +110,25 @@ Database::~Database() {
     sqlite3_wal_checkpoint_v2(m_db.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
 }
 
+// SQLite's own busy handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, 15, 20, 25... ms between
+// tries, while bsup's transactions hold the write lock for a few hundred microseconds: a waiter
+// that wakes at the first write of the holder's release would sleep milliseconds, most of the
+// hand-off. Tries again after 0.1 ms, doubling up to 10 ms, until the busy timeout has passed.
+int Database::retry_when_busy(void* self, int attempt) {
+    auto* db = static_cast<Database*>(self);
+    auto now = std::chrono::steady_clock::now();
+    if (attempt == 0) {
+        db->m_busy_since = now;
+    }
+    auto left = db->m_busy_timeout - (now - db->m_busy_since);
+    if (left <= decltype(left)::zero()) {
+        return 0; // SQLITE_BUSY for the caller
+    }
+    std::chrono::microseconds pause(std::min(100 << std::min(attempt, 7), 10'000));
+    std::this_thread::sleep_for(std::min<decltype(left)>(pause, left));
+    return 1;
+}
+
 void Database::execute(const char* sql) {
     if (sqlite3_exec(m_db.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
         fail(fmt::format("cannot run '{}'", sql));
@@ -123,8 +141,8 @@ void Database::fail(const std::string& what) const {
     if ((code & 0xFF) == SQLITE_BUSY || (code & 0xFF) == SQLITE_LOCKED) {
         throw core::Error(core::ExitCode::backend, "backend_timeout",
                           fmt::format("sqlite database {} stayed locked by another process past "
-                                      "--timeout ({})",
-                                      m_path, detail),
+                                      "--timeout ({}): {}",
+                                      m_path, core::format_duration(m_busy_timeout), detail),
                           "retry, or raise --timeout");
     }
     throw core::backend_error(fmt::format("sqlite database {}: {}: {}", m_path, what, detail),

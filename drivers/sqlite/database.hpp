@@ -5,6 +5,7 @@
 
 #include "core/duration.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -70,9 +71,13 @@ class Database {
     };
 
   private:
+    static int retry_when_busy(void* self, int attempt);
+
     std::string m_path;
     std::unique_ptr<sqlite3, decltype(&sqlite3_close)> m_db;
     int m_wal_frames = 0; // frames in the WAL after this connection's last commit
+    core::Duration m_busy_timeout;
+    std::chrono::steady_clock::time_point m_busy_since;
 };
 
 } // namespace bsup::drivers::sqlite
