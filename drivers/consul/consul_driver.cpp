@@ -152,7 +152,7 @@ class ConsulSupervisor final : public core::Supervisor {
     }
 
     core::Acquisition lock(const core::Session& session, const core::Lock& lock) override {
-        std::optional<KvEntry> current = read_entry(lock.key);
+        std::optional<KvEntry> current = seen_or_read(m_woken_by, lock.key);
         if (current && !current->session.empty()) {
             return core::Acquisition{current->session == session.handle,
                                      consul::to_semaphore(*current)};
@@ -200,6 +200,7 @@ class ConsulSupervisor final : public core::Supervisor {
             if (entry.lock_index % k_trim_every == 0) {
                 trim_history(lock.key);
             }
+            m_granted[lock.key] = entry;
             return core::Acquisition{true, consul::to_semaphore(entry)};
         }
         if (r.status != 409) {
@@ -229,7 +230,8 @@ class ConsulSupervisor final : public core::Supervisor {
         // election (a restarted agent), so "not ours" is asked again with ?consistent before
         // bsup answers it, and a transaction that found the key changed is tried again.
         for (int attempt = 0;; ++attempt) {
-            std::optional<KvEntry> current = read_entry(lock.key, attempt > 0);
+            std::optional<KvEntry> current =
+                attempt == 0 ? seen_or_read(m_granted, lock.key) : read_entry(lock.key, true);
             bool ours = current && current->session == session.handle;
             if (!ours && attempt > 0) {
                 return core::Release{false, current ? consul::to_semaphore(*current)
@@ -406,9 +408,7 @@ class ConsulSupervisor final : public core::Supervisor {
         Response r = http().get(fmt::format("{}?index={}&wait={}ms", key_path(lock.key),
                                             std::max<std::uint64_t>(index, 1), wait.count()),
                                 wait + wait / 16);
-        if (r.status != 200 && r.status != 404) {
-            consul::unexpected(http(), "GET /v1/kv (blocking)", r);
-        }
+        m_woken_by[lock.key] = entry_of(r, "GET /v1/kv (blocking)");
         // Consul's rules: an index that goes backwards starts over.
         std::uint64_t next = r.index.value_or(0);
         index = next < index ? 0 : next;
@@ -518,17 +518,29 @@ class ConsulSupervisor final : public core::Supervisor {
         if (r.index) {
             m_index[key] = *r.index;
         }
+        return entry_of(r, "GET /v1/kv");
+    }
+
+    // The entry of a read of one key: none for 404.
+    std::optional<KvEntry> entry_of(const Response& r, const char* what) {
         if (r.status == 404) {
             return std::nullopt;
         }
         if (r.status != 200) {
-            consul::unexpected(http(), "GET /v1/kv", r);
+            consul::unexpected(http(), what, r);
         }
-        Json answer = parse_json(http(), "GET /v1/kv", r);
+        Json answer = parse_json(http(), what, r);
         if (!answer.is_array() || answer.empty()) {
-            consul::unexpected(http(), "GET /v1/kv", r);
+            consul::unexpected(http(), what, r);
         }
         return consul::parse_entry(answer[0]);
+    }
+
+    // The entry `seen` keeps for `key` (taken out: used once), else a read.
+    std::optional<KvEntry> seen_or_read(std::map<std::string, std::optional<KvEntry>>& seen,
+                                        const std::string& key) {
+        auto node = seen.extract(key);
+        return node ? std::move(node.mapped()) : read_entry(key);
     }
 
     // Every entry under the prefix, in one request.
@@ -598,6 +610,12 @@ class ConsulSupervisor final : public core::Supervisor {
     std::map<std::string, std::uint64_t> m_index; // X-Consul-Index of each key's last read
     std::mt19937 m_random{std::random_device{}()};
     core::TimePoint m_last_wait{};
+    // Entries this process has just seen, each used once instead of a read, which spares a
+    // request on each side of a hand-off: the one a blocking query returned (for the attempt
+    // after it) and the one a grant wrote (for its release). Every write checks the ModifyIndex,
+    // so an entry that changed since makes the transaction fail, not go wrong.
+    std::map<std::string, std::optional<KvEntry>> m_woken_by;
+    std::map<std::string, std::optional<KvEntry>> m_granted;
 };
 
 } // namespace
