@@ -21,6 +21,10 @@
 # within PAUSE + its start-up) is counted as "missed" and left out of the figures; it is printed,
 # since it means a hand-off slower than ~60 ms.
 #
+# The tools take turns: ROUNDS rounds (default 4), each measuring HANDOFFS/ROUNDS hand-offs of
+# every tool in turn, so that a slower spell of the machine (a server's background work, another
+# process) falls on all of them alike rather than on whichever tool ran then.
+#
 # Servers: consul agent -dev (tests/servers/consul.sh, cached in .cache/consul), etcd 3.4
 # (Debian's etcd-server) and PostgreSQL 15 (tests/servers/postgres.sh) when the bsup binary has the
 # postgres driver, each on free loopback ports with its data in a temporary folder, stopped by PID
@@ -28,10 +32,12 @@
 #
 # Goal: a median under 20 ms on every driver, and below both peers.
 #
-# Usage: bench/handoff.sh [-n HANDOFFS] [-o FILE.md | --no-doc] [--only NAME,...] [--tsv FILE]
-#                         [--postgres URL] [--consul HOST:PORT] [--etcd HOST:PORT] [--check]
+# Usage: bench/handoff.sh [-n HANDOFFS] [-r ROUNDS] [-o FILE.md | --no-doc] [--only NAME,...]
+#                         [--tsv FILE] [--postgres URL] [--consul HOST:PORT] [--etcd HOST:PORT]
+#                         [--check]
 #   BSUP=path/to/bsup (default: build/bsup)
 #   -n HANDOFFS  hand-offs per tool (default 100)
+#   -r ROUNDS    rounds the tools take turns in (default 4)
 #   --only       a comma-separated subset of: bsup-sqlite,bsup-postgres,bsup-consul,consul-lock,
 #                etcdctl-lock
 #   --tsv FILE   also write the figures as TSV (name, hand-offs, missed, median, p95, min, max ms)
@@ -42,6 +48,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bsup=${BSUP:-$root/build/bsup}
 handoffs=100
+rounds=4
 doc=$root/docs/performance/handoff.md
 only=
 check=false
@@ -53,6 +60,7 @@ etcd_ep=
 while (($#)); do
   case $1 in
   -n) handoffs=$2; shift 2 ;;
+  -r) rounds=$2; shift 2 ;;
   -o) doc=$2; shift 2 ;;
   --no-doc) doc=; shift ;;
   --only) only=$2; shift 2 ;;
@@ -67,7 +75,7 @@ while (($#)); do
 done
 
 # How to reproduce this run (the servers and output paths aside: they vary).
-command_line="bench/handoff.sh -n $handoffs${only:+ --only $only}"
+command_line="bench/handoff.sh -n $handoffs -r $rounds${only:+ --only $only}"
 
 if [[ ! -x $bsup ]]; then
   echo "handoff.sh: no bsup at $bsup; build it (cmake --build build) or set BSUP" >&2
@@ -113,14 +121,14 @@ echo "rel $EPOCHREALTIME $1" >>"$HANDOFF_LOG"
 EOF
 chmod +x "$work/child"
 
-# measure NAME ARGV...: two workers loop over `ARGV WORKER` (the tool, ending in the child) until
-# HANDOFFS + 2 turns are logged; prints the log's path.
+# measure NAME ROUND ARGV...: two workers loop over `ARGV WORKER` (the tool, ending in the child)
+# until a round's hand-offs + 2 turns are logged in NAME.ROUND.log.
 measure() {
-  local name=$1 w
-  shift
-  local log=$work/$name.log
+  local name=$1 round=$2 w
+  shift 2
+  local log=$work/$name.$round.log
   : >"$log"
-  local turns=$((handoffs + 2)) loop=()
+  local turns=$((per_round + 2)) loop=()
   for w in a b; do
     (
       export HANDOFF_LOG=$log
@@ -136,29 +144,31 @@ measure() {
   for w in "${loop[@]}"; do
     wait "$w"
   done
-  echo "$log"
 }
 
-# stats NAME LOG: the first HANDOFFS hand-offs of the log; one TSV line: name, hand-offs, missed, median ms, p95 ms, min ms, max ms.
+# stats NAME LOG...: the first HANDOFFS hand-offs of the logs (one a round); one TSV line: name,
+# hand-offs, missed, median ms, p95 ms, min ms, max ms.
 stats() {
-  python3 - "$1" "$2" "$handoffs" <<'EOF'
+  python3 - "$handoffs" "$@" <<'EOF'
 import sys
-name, path, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
-events = []
-for line in open(path):
-    kind, t, worker = line.split()
-    events.append((float(t), kind, worker))
-events.sort()
-gaps, missed, last_rel = [], 0, None
-for t, kind, worker in events:
-    if kind == "rel":
-        last_rel = (t, worker)
-    elif last_rel is not None:
-        if worker == last_rel[1]:
-            missed += 1
-        else:
-            gaps.append((t - last_rel[0]) * 1000)
-        last_rel = None
+limit, name, paths = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+gaps, missed = [], 0
+for path in paths:
+    events = []
+    for line in open(path):
+        kind, t, worker = line.split()
+        events.append((float(t), kind, worker))
+    events.sort()
+    last_rel = None
+    for t, kind, worker in events:
+        if kind == "rel":
+            last_rel = (t, worker)
+        elif last_rel is not None:
+            if worker == last_rel[1]:
+                missed += 1
+            else:
+                gaps.append((t - last_rel[0]) * 1000)
+            last_rel = None
 gaps = sorted(gaps[:limit])
 def pct(p):
     return gaps[min(len(gaps) - 1, int(round(p / 100 * (len(gaps) - 1))))] if gaps else float("nan")
@@ -170,16 +180,23 @@ results=$work/results.tsv
 : >"$results"
 versions=("bsup: $("$bsup" --version | sed -n 1p)")
 
-run_bsup() { # NAME CONNECTION
-  local name=$1 connection=$2 log
-  echo "measuring $name ..." >&2
-  log=$(BSUP_CONNECTION=$connection BSUP_STATE_FILE=$work/$name-none/state.json \
-    measure "$name" "$bsup" run "bench/handoff-$name" --wait 60s -q -- "$work/child")
-  stats "$name" "$log" >>"$results"
+# The tools measured, in order; `tool_<name with _ for ->` WORKER runs one turn of each.
+tools=()
+sqlite_url="sqlite:$work/bsup.db"
+bsup_turn() { # NAME CONNECTION WORKER
+  BSUP_CONNECTION=$2 BSUP_STATE_FILE=$work/$1-none/state.json \
+    "$bsup" run "bench/handoff-$1" --wait 60s -q -- "$work/child" "$3"
 }
+tool_bsup_sqlite() { bsup_turn bsup-sqlite "$sqlite_url" "$1"; }
+tool_bsup_postgres() { bsup_turn bsup-postgres "$pg_url" "$1"; }
+tool_bsup_consul() { bsup_turn bsup-consul "http://$consul_addr" "$1"; }
+tool_consul_lock() {
+  "$CONSUL_BIN" lock -http-addr="$consul_addr" -shell=false bench/handoff-consul "$work/child" "$1"
+}
+tool_etcdctl_lock() { etcdctl --endpoints="$etcd_ep" lock bench/handoff-etcd "$work/child" "$1"; }
 
 if wanted bsup-sqlite; then
-  run_bsup bsup-sqlite "sqlite:$work/bsup.db"
+  tools+=(bsup-sqlite)
 fi
 
 if wanted bsup-postgres; then
@@ -195,7 +212,7 @@ if wanted bsup-postgres; then
   if [[ -n $pg_url ]] && BSUP_CONNECTION=$pg_url BSUP_STATE_FILE=$work/probe.json \
     "$bsup" status bench/probe -q >/dev/null 2>"$work/pg-probe.err"; then
     versions+=("PostgreSQL: $(/usr/lib/postgresql/15/bin/postgres --version)")
-    run_bsup bsup-postgres "$pg_url"
+    tools+=(bsup-postgres)
   else
     echo "handoff.sh: skipping bsup-postgres: $(cat "$work/pg-probe.err")" >&2
   fi
@@ -211,13 +228,10 @@ if wanted bsup-consul || wanted consul-lock; then
   fi
   versions+=("Consul: $("$CONSUL_BIN" version | sed -n 1p)")
   if wanted bsup-consul; then
-    run_bsup bsup-consul "http://$consul_addr"
+    tools+=(bsup-consul)
   fi
   if wanted consul-lock; then
-    echo "measuring consul-lock ..." >&2
-    log=$(measure consul-lock "$CONSUL_BIN" lock -http-addr="$consul_addr" \
-      -shell=false bench/handoff-consul "$work/child")
-    stats consul-lock "$log" >>"$results"
+    tools+=(consul-lock)
   fi
 fi
 
@@ -240,11 +254,19 @@ if wanted etcdctl-lock; then
     done
   fi
   versions+=("etcd: $(etcd --version | sed -n 1p)")
-  echo "measuring etcdctl-lock ..." >&2
-  log=$(measure etcdctl-lock etcdctl --endpoints="$etcd_ep" lock \
-    bench/handoff-etcd "$work/child")
-  stats etcdctl-lock "$log" >>"$results"
+  tools+=(etcdctl-lock)
 fi
+
+per_round=$(((handoffs + rounds - 1) / rounds))
+for ((round = 1; round <= rounds; round++)); do
+  for name in "${tools[@]}"; do
+    echo "measuring $name (round $round of $rounds) ..." >&2
+    measure "$name" "$round" "tool_${name//-/_}"
+  done
+done
+for name in "${tools[@]}"; do
+  stats "$name" "$work/$name".*.log >>"$results"
+done
 
 for f in "$work"/*.err; do
   if [[ -s $f ]]; then
@@ -288,7 +310,9 @@ if [[ -n $doc ]]; then
     echo "The time from one holder's release of a lock to the next waiter's acquisition, as the"
     echo "work sees it: from the last act of the holder's command to the first act of the waiter's"
     echo "command, while the waiter was already blocked in its wait. Two workers take turns at one"
-    echo "lock; each turn holds it for ${HOLD}s. See the top of \`bench/handoff.sh\` for the method."
+    echo "lock; each turn holds it for ${HOLD}s. The tools take turns in $rounds rounds, so that a"
+    echo "slower spell of the machine falls on all of them alike. See the top of"
+    echo "\`bench/handoff.sh\` for the method."
     echo "Goal: a median under 20 ms on every driver, and below both \`consul lock\` and"
     echo "\`etcdctl lock\`."
     echo
