@@ -16,6 +16,11 @@ constexpr const char* k_connect_hint =
     "password and database of --connection (or BSUP_CONNECTION, POSTGRES_SUPERVISOR_URL, "
     "DATABASE_URL, the PG* variables), and the server's pg_hba.conf";
 
+constexpr const char* k_tls_hint =
+    "check sslmode and, for verify-ca and verify-full, that sslrootcert (default "
+    "~/.postgresql/root.crt) holds the CA that signed the server's certificate and that the "
+    "certificate names the host you connect to";
+
 } // namespace
 
 ServerError::ServerError(std::string sqlstate, const std::string& message, std::string hint)
@@ -141,9 +146,12 @@ void bad_connection_string(const std::string& detail) {
 }
 
 void cannot_connect(const std::string& where, const std::string& detail) {
+    // libpq's TLS failures: the hint names what to check for them.
+    bool tls =
+        detail.find("SSL") != std::string::npos || detail.find("certificate") != std::string::npos;
     throw core::Error(core::ExitCode::backend, "backend_unavailable",
                       fmt::format("cannot connect to PostgreSQL at {}: {}", where, detail),
-                      k_connect_hint);
+                      tls ? k_tls_hint : k_connect_hint);
 }
 
 void connect_timeout(const std::string& where, core::Duration timeout) {
