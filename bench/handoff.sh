@@ -28,7 +28,9 @@
 # Servers: consul agent -dev (tests/servers/consul.sh, cached in .cache/consul), etcd 3.4
 # (Debian's etcd-server) and PostgreSQL 15 (tests/servers/postgres.sh) when the bsup binary has the
 # postgres driver, each on free loopback ports with its data in a temporary folder, stopped by PID
-# at exit. sqlite: a database in a temporary folder.
+# at exit. sqlite: a database in a temporary folder. PostgreSQL and etcd flush each commit to disk
+# (BSUP_PG_FSYNC=on: fsync as on a production server); Consul -dev keeps its data in memory, for
+# bsup-consul and consul lock alike.
 #
 # Goal: a median under 20 ms on every driver, and below both peers.
 #
@@ -204,7 +206,7 @@ if wanted bsup-postgres; then
     pg_dir=$work/pg
     mkdir -p "$pg_dir"
     chmod 0711 "$work" # the server runs as postgres and must reach its folder
-    if pg_port=$("$root/tests/servers/postgres.sh" start "$pg_dir" 2>"$work/pg-probe.err"); then
+    if pg_port=$(BSUP_PG_FSYNC=on "$root/tests/servers/postgres.sh" start "$pg_dir" 2>"$work/pg-probe.err"); then
       pg_url="postgresql://postgres@127.0.0.1:$pg_port/postgres"
     fi
   fi
@@ -314,7 +316,8 @@ if [[ -n $doc ]]; then
     echo "slower spell of the machine falls on all of them alike. See the top of"
     echo "\`bench/handoff.sh\` for the method."
     echo "Goal: a median under 20 ms on every driver, and below both \`consul lock\` and"
-    echo "\`etcdctl lock\`."
+    echo "\`etcdctl lock\`. PostgreSQL and etcd flush each commit to disk; the Consul agent"
+    echo "runs in -dev mode (in memory) for bsup and \`consul lock\` alike."
     echo
     echo "Command: \`BSUP=build/bsup $command_line\` ($(date -u +%Y-%m-%d), $(nproc) CPUs, $(uname -sr))"
     echo

@@ -51,7 +51,7 @@ cc -O2 -o "$tmp/runner" "$root/bench/runner.c"
 cc -O2 -o "$tmp/floor_libpq" "$root/bench/floor_libpq.c" $(pkg-config --cflags --libs libpq)
 
 if [[ -z $url ]]; then
-  port=$("$root/tests/servers/postgres.sh" start "$tmp")
+  port=$(BSUP_PG_FSYNC=on "$root/tests/servers/postgres.sh" start "$tmp")
   url="postgresql://postgres@127.0.0.1:$port/postgres"
 else
   port=$(sed -n 's|.*:\([0-9][0-9]*\)/.*|\1|p' <<<"$url")

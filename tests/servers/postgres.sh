@@ -9,6 +9,9 @@
 #
 # Authentication: the role postgres is trusted on loopback; every other role needs its password
 # (scram-sha-256), so that tests can check that a password never shows.
+#
+# Durability: fsync is off (the suites' data is thrown away), unless BSUP_PG_FSYNC=on, which the
+# benchmarks set so that every commit is flushed as on a production server (and as etcd does).
 set -euo pipefail
 
 bin=${BSUP_PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -59,7 +62,7 @@ start_on() {
     [ "$fd" -le 2 ] || [ "$fd" -eq 255 ] || eval "exec $fd>&-" 2>/dev/null || true
   done
   as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-    -o "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+    -o "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=${BSUP_PG_FSYNC:-off} -c max_connections=200" \
     start >/dev/null
 }
 
