@@ -515,6 +515,29 @@ overlaps() {
         print "contender " who[i] " held [" begin[i] ", " end[i] "] when contender " $2 " got it at " $3
       k++; who[k] = $2; begin[k] = $3; end[k] = $4 }'
 }
+# Grants (on stdin, holds) made on a store that went back: a lock index below one granted before,
+# while the backend came back from a kill (`START END` pairs in $1, in µs). The lock index is the
+# backend's own counter for the key (Consul's LockIndex), which bsup cannot move back: a lower one
+# proves the backend answered from a rolled-back store. Prints "CONTENDER START" lines.
+rolled_back_grants() {
+  sort -k3,3n | awk -v windows="$1" '
+    BEGIN { n = split(windows, w, " ") }
+    $7 != "-" {
+      idx = $7 + 0; in_window = 0
+      for (i = 1; i < n; i += 2) if ($3 + 0 >= w[i] + 0 && $3 + 0 <= w[i + 1] + 0) in_window = 1
+      if (seen && idx < max && in_window) print $2, $3
+      if (!seen || idx > max) max = idx
+      seen = 1
+    }'
+}
+# Double grants (on stdin, from overlaps) split by the rolled-back grants in file $1: prints
+# "explained LINE" when one of the two holds was granted on a rolled-back store, else "bsup LINE".
+blame_overlaps() {
+  awk -v rolled="$1" '
+    BEGIN { while ((getline line < rolled) > 0) bad[line] = 1 }
+    { a = $2; b = $4; gsub(/[\[,]/, "", b); c = $8; t = $12
+      print ((a " " b) in bad || (c " " t) in bad ? "explained" : "bsup"), $0 }'
+}
 # Lock indexes (on stdin, holds) that do not grow from grant to grant.
 index_regressions() {
   sort -k3,3n | awk '$7 != "-" {
@@ -535,6 +558,16 @@ printf '%s\n' "lock 150 160 0 true S2 2" "unlock 170 180 0 true" "lock 205 208 0
 printf '%s\n' "lock 405 412 0 true S2 5" "unlock 450 460 0 true" >"$work/selftest/1.log"
 [[ -z $(holds_of "$work"/selftest/{0,1}.log | overlaps) ]] ||
   problem "self-test: back-to-back holds were taken for a double grant"
+# A grant with a lower index overlapping another: the backend's doing inside a kill's window,
+# bsup's outside it.
+printf '%s\n' "lock 100 110 0 true S1 7" "unlock 200 210 0 true" >"$work/selftest/0.log"
+printf '%s\n' "lock 150 160 0 true S2 3" "unlock 170 180 0 true" >"$work/selftest/1.log"
+holds_of "$work"/selftest/{0,1}.log | rolled_back_grants "140 165" >"$work/selftest/rolled"
+[[ $(holds_of "$work"/selftest/{0,1}.log | overlaps | blame_overlaps "$work/selftest/rolled") == explained* ]] ||
+  problem "self-test: a double grant on a rolled-back store was not put down to the backend"
+holds_of "$work"/selftest/{0,1}.log | rolled_back_grants "300 400" >"$work/selftest/rolled"
+[[ $(holds_of "$work"/selftest/{0,1}.log | overlaps | blame_overlaps "$work/selftest/rolled") == bsup* ]] ||
+  problem "self-test: a double grant outside a kill's window was put down to the backend"
 
 phase_started=$SECONDS
 phase_failures=$failures
@@ -572,11 +605,27 @@ odd=$(cat "${logs[@]}" | awk '($1 == "lock" && $4 != 0 && $4 != 1 && $4 != 3) ||
 if [[ -n $odd ]]; then
   problem "answers other than 0 (acquired), 1 (held) or 3 (backend), or without their JSON: $odd"
 fi
-double=$(overlaps <<<"$holds")
+# The windows in which the backend came back from a kill (consul): from the kill to 3 s after
+# the agent answered again.
+windows=
+for ((i = 0; i + 1 < ${#fault_log[@]}; i += 2)); do
+  if [[ ${fault_log[i + 1]} == kill-9-* ]]; then
+    windows+=" ${fault_log[i]} $((${fault_log[i + 1]##*-until-} + 3000000))"
+  fi
+done
+rolled_back_grants "$windows" <<<"$holds" >"$work/rolled"
+blamed=$(overlaps <<<"$holds" | blame_overlaps "$work/rolled")
+double=$(sed -n 's/^bsup //p' <<<"$blamed")
+explained=$(sed -n 's/^explained //p' <<<"$blamed")
 doubles=0
 if [[ -n $double ]]; then
   doubles=$(wc -l <<<"$double")
   problem "double grants on $mutex: $double"
+fi
+if [[ -s $work/rolled ]]; then
+  # Counted as a rollback: the lost holds and index regressions around it are the backend's too.
+  rollbacks=$((rollbacks + 1))
+  say "the backend granted on a rolled-back store after a kill (lock index below one granted before; contender and time: $(paste -sd, "$work/rolled"))${explained:+; double grants with those grants are its doing: $explained}"
 fi
 lost=$(awk '$1 == "hold" && $5 == 1' <<<"$holds" | wc -l)
 lost_unexplained=$(awk '$1 == "hold" && $5 == 1 && $6 == 0' <<<"$holds" | wc -l)
