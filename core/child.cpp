@@ -5,8 +5,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <fcntl.h>
 #include <fmt/format.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,48 +58,31 @@ Child::Child(const std::vector<std::string>& argv, const std::vector<std::string
     if (argv.empty()) {
         throw usage_error("no command to run", "put it after '--': bsup run KEY -- migrate up");
     }
-    // Everything the child needs is built before fork: only async-signal-safe calls after it.
     std::vector<char*> args = exec_array(argv);
     const std::vector<std::string> env_strings = environment_with(extra_env);
     std::vector<char*> envp = exec_array(env_strings);
 
-    int report[2];
-    if (::pipe2(report, O_CLOEXEC) != 0) {
-        throw Error(ExitCode::backend, "internal",
-                    fmt::format("cannot create a pipe: {}", std::strerror(errno)));
+    // posix_spawn (glibc: a vfork-like clone, no copy of bsup's memory) rather than fork + exec:
+    // the command starts sooner, which is the last step of a hand-off. The child gets a process
+    // group of its own (for signals to the whole group), an empty signal mask and the default
+    // action for the signals bsup takes itself; an exec failure comes back as the result.
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) {
+        sigaddset(&defaults, s);
     }
-    m_pid = ::fork();
-    if (m_pid < 0) {
-        int saved = errno;
-        ::close(report[0]);
-        ::close(report[1]);
-        throw Error(ExitCode::backend, "internal",
-                    fmt::format("cannot start {}: {}", argv.front(), std::strerror(saved)));
-    }
-    if (m_pid == 0) {
-        ::setpgid(0, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        for (int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) {
-            ::signal(s, SIG_DFL);
-        }
-        ::execvpe(args[0], args.data(), envp.data());
-        int err = errno;
-        ssize_t ignored = ::write(report[1], &err, sizeof err);
-        (void)ignored;
-        ::_exit(127);
-    }
-    ::setpgid(m_pid, m_pid); // also here, so that signal() works before the child ran setpgid
-    ::close(report[1]);
-    int err = 0;
-    ssize_t n = 0;
-    while ((n = ::read(report[0], &err, sizeof err)) < 0 && errno == EINTR) {
-    }
-    ::close(report[0]);
-    if (n == sizeof err) {
-        int status = 0;
-        ::waitpid(m_pid, &status, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    int err = ::posix_spawnp(&m_pid, args[0], nullptr, &attr, args.data(), envp.data());
+    posix_spawnattr_destroy(&attr);
+    if (err != 0) {
         m_status = 127;
         // As env(1) and nohup(1) do: 127 when the program is not found, 126 when it cannot run.
         throw Error(static_cast<ExitCode>(err == ENOENT ? 127 : 126), "command_failed",
