@@ -18,15 +18,26 @@ std::vector<std::string>& secrets() {
     return list;
 }
 
+// The bytes of a text to mask, marked on the text as it came, so that one kind of secret never
+// changes the text another kind is looked for in (a registered secret "\\" replaced first would
+// break the quotes of password='\''): each marked run becomes one mask.
+using Marks = std::vector<bool>;
+
+void mark(Marks& marks, std::size_t begin, std::size_t end) {
+    std::fill(marks.begin() + static_cast<std::ptrdiff_t>(begin),
+              marks.begin() + static_cast<std::ptrdiff_t>(end), true);
+}
+
 bool is_key_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
 }
 
-// "scheme://user:password@host" -> "scheme://user:***@host", for every URI in the text. In a
+// "scheme://user:password@host": marks "password", for every URI in the text. In a
 // message a URI ends at white space; a whole connection string is one URI, and libpq takes
 // everything before an '@' that comes before the first '/' as user info ('?', '#' and spaces
 // included).
-void mask_uri_passwords(std::string& s, std::vector<std::string>* found, bool whole) {
+void mark_uri_passwords(const std::string& s, Marks& marks, std::vector<std::string>* found,
+                        bool whole) {
     std::size_t pos = 0;
     while ((pos = s.find("://", pos)) != std::string::npos) {
         std::size_t auth = pos + 3;
@@ -43,8 +54,8 @@ void mask_uri_passwords(std::string& s, std::vector<std::string>* found, bool wh
                 if (found != nullptr) {
                     found->push_back(s.substr(colon + 1, at - colon - 1));
                 }
-                s.replace(colon + 1, at - colon - 1, k_mask);
-                end = colon + 1 + k_mask.size();
+                mark(marks, colon + 1, at);
+                end = at;
             }
         }
         pos = end;
@@ -57,7 +68,16 @@ bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-void mask_key_values(std::string& s, std::vector<std::string>* found) {
+// Whether the '"' at `at` closes quoted text around a value that starts at `value`.
+bool closes_quote(const std::string& s, std::size_t value, std::size_t at) {
+    if (at == value) {
+        return false; // an empty value is no secret; the '"' is the password's first character
+    }
+    return at + 1 == s.size() || is_space(s[at + 1]) ||
+           std::string_view(",}):]").find(s[at + 1]) != std::string_view::npos;
+}
+
+void mark_key_values(const std::string& s, Marks& marks, std::vector<std::string>* found) {
     for (std::string_view key : k_secret_keys) {
         std::size_t pos = 0;
         while ((pos = s.find(key, pos)) != std::string::npos) {
@@ -83,9 +103,15 @@ void mask_key_values(std::string& s, std::vector<std::string>* found) {
                 end = std::min(end + 1, s.size());
             } else {
                 // A libpq value ends at white space; in a URI's query ("?password=x&...") also at
-                // '&'; and at '"', where it is quoted text (a JSON string) that holds the pair.
+                // '&'; and at a '"' that closes quoted text (a JSON string) holding the pair:
+                // one after the value's first character, followed by the end, white space or
+                // what follows a string (",}):]"). Any other '"' is part of the value.
                 bool in_query = pos > 0 && (s[pos - 1] == '?' || s[pos - 1] == '&');
-                end = s.find_first_of(in_query ? " \t\n\r\v\f&#\"" : " \t\n\r\v\f\"", v);
+                const char* stops = in_query ? " \t\n\r\v\f&#\"" : " \t\n\r\v\f\"";
+                end = s.find_first_of(stops, v);
+                while (end != std::string::npos && s[end] == '"' && !closes_quote(s, v, end)) {
+                    end = s.find_first_of(stops, end + 1);
+                }
                 if (end == std::string::npos) {
                     end = s.size();
                 }
@@ -97,8 +123,8 @@ void mask_key_values(std::string& s, std::vector<std::string>* found) {
                 }
                 found->push_back(value);
             }
-            s.replace(v, end - v, k_mask);
-            pos = v + k_mask.size();
+            mark(marks, v, end);
+            pos = std::max(end, pos + key.size());
         }
     }
 }
@@ -118,18 +144,35 @@ void add_secret(std::string_view secret) {
     }
 }
 
-std::string redact(std::string_view text) {
-    std::string s(text);
+namespace {
+
+// Every secret of `text` masked: registered ones, URI passwords, key=value and query values.
+// `found` (when given) gets the passwords and tokens of the text's own syntax.
+std::string masked(const std::string& text, std::vector<std::string>* found, bool whole_uri) {
+    Marks marks(text.size(), false);
     for (const std::string& secret : secrets()) {
-        std::size_t pos = 0;
-        while ((pos = s.find(secret, pos)) != std::string::npos) {
-            s.replace(pos, secret.size(), k_mask);
-            pos += k_mask.size();
+        for (std::size_t pos = 0; (pos = text.find(secret, pos)) != std::string::npos; ++pos) {
+            mark(marks, pos, pos + secret.size());
         }
     }
-    mask_uri_passwords(s, nullptr, false);
-    mask_key_values(s, nullptr);
-    return s;
+    mark_uri_passwords(text, marks, found, whole_uri);
+    mark_key_values(text, marks, found);
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (!marks[i]) {
+            out += text[i];
+        } else if (i == 0 || !marks[i - 1]) {
+            out += k_mask;
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+std::string redact(std::string_view text) {
+    return masked(std::string(text), nullptr, false);
 }
 
 std::string redact_connection(std::string_view connection) {
@@ -138,12 +181,13 @@ std::string redact_connection(std::string_view connection) {
     // A URI, not key=value pairs that hold one: nothing but a scheme before its "://".
     std::size_t scheme_end = s.find("://");
     bool uri = scheme_end != std::string::npos && s.find_first_of("= \t\n") > scheme_end;
-    mask_uri_passwords(s, &found, uri);
-    mask_key_values(s, &found);
+    masked(s, &found, uri);
     for (const std::string& secret : found) {
         add_secret(secret);
     }
-    return redact(s);
+    // Again, now that they are registered: a password also written elsewhere in the string
+    // (user=s3cret password=s3cret) is masked there too.
+    return masked(s, nullptr, uri);
 }
 
 } // namespace bsup::core
