@@ -146,17 +146,29 @@ void add_secret(std::string_view secret) {
 
 namespace {
 
-// Every secret of `text` masked: registered ones, URI passwords, key=value and query values.
-// `found` (when given) gets the passwords and tokens of the text's own syntax.
-std::string masked(const std::string& text, std::vector<std::string>* found, bool whole_uri) {
+void mark_occurrences(const std::string& text, const std::string& secret, Marks& marks) {
+    if (secret.empty()) {
+        return;
+    }
+    for (std::size_t pos = 0; (pos = text.find(secret, pos)) != std::string::npos; ++pos) {
+        mark(marks, pos, pos + secret.size());
+    }
+}
+
+// The secrets of `text`: registered ones, URI passwords, key=value and query values. `found`
+// (when given) gets the passwords and tokens of the text's own syntax.
+Marks secrets_of(const std::string& text, std::vector<std::string>* found, bool whole_uri) {
     Marks marks(text.size(), false);
     for (const std::string& secret : secrets()) {
-        for (std::size_t pos = 0; (pos = text.find(secret, pos)) != std::string::npos; ++pos) {
-            mark(marks, pos, pos + secret.size());
-        }
+        mark_occurrences(text, secret, marks);
     }
     mark_uri_passwords(text, marks, found, whole_uri);
     mark_key_values(text, marks, found);
+    return marks;
+}
+
+// `text` with each marked run replaced by one mask.
+std::string masked(const std::string& text, const Marks& marks) {
     std::string out;
     out.reserve(text.size());
     for (std::size_t i = 0; i < text.size(); ++i) {
@@ -172,7 +184,8 @@ std::string masked(const std::string& text, std::vector<std::string>* found, boo
 } // namespace
 
 std::string redact(std::string_view text) {
-    return masked(std::string(text), nullptr, false);
+    std::string s(text);
+    return masked(s, secrets_of(s, nullptr, false));
 }
 
 std::string redact_connection(std::string_view connection) {
@@ -181,13 +194,13 @@ std::string redact_connection(std::string_view connection) {
     // A URI, not key=value pairs that hold one: nothing but a scheme before its "://".
     std::size_t scheme_end = s.find("://");
     bool uri = scheme_end != std::string::npos && s.find_first_of("= \t\n") > scheme_end;
-    masked(s, &found, uri);
+    Marks marks = secrets_of(s, &found, uri);
     for (const std::string& secret : found) {
         add_secret(secret);
+        // Also where it is written elsewhere in the string (user=s3cret password=s3cret).
+        mark_occurrences(s, secret, marks);
     }
-    // Again, now that they are registered: a password also written elsewhere in the string
-    // (user=s3cret password=s3cret) is masked there too.
-    return masked(s, nullptr, uri);
+    return masked(s, marks);
 }
 
 } // namespace bsup::core
