@@ -71,7 +71,13 @@ std::optional<TimePoint> parse_rfc3339(std::string_view text) {
     tm.tm_hour = h;
     tm.tm_min = mi;
     tm.tm_sec = sec;
-    return from_unix_ms(static_cast<long long>(timegm(&tm)) * 1000 + ms);
+    long long at = static_cast<long long>(timegm(&tm)) * 1000 + ms;
+    // A leap second on the last day of 9999 is the year 10000, which RFC 3339 cannot write.
+    constexpr long long k_last_ms = 253402300799999; // 9999-12-31T23:59:59.999Z
+    if (at > k_last_ms) {
+        return std::nullopt;
+    }
+    return from_unix_ms(at);
 }
 
 } // namespace bsup::core
