@@ -32,6 +32,44 @@ bool is_key_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
 }
 
+// Text as a URI's reader takes it: "%40" is "@".
+std::string percent_decoded(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size() &&
+            std::isxdigit(static_cast<unsigned char>(text[i + 1])) != 0 &&
+            std::isxdigit(static_cast<unsigned char>(text[i + 2])) != 0) {
+            out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+// A libpq value with its backslash escapes resolved: "a\ b" is "a b".
+std::string unescaped(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        out += text[i] == '\\' && i + 1 < text.size() ? text[++i] : text[i];
+    }
+    return out;
+}
+
+// A found secret, and also as the program that reads it takes it when that differs from its
+// text (percent-decoded, or escapes resolved): the decoded form may be written elsewhere as it is.
+void add_found(std::vector<std::string>* found, std::string text, bool percent_encoded) {
+    if (found == nullptr) {
+        return;
+    }
+    std::string decoded = percent_encoded ? percent_decoded(text) : unescaped(text);
+    if (decoded != text) {
+        found->push_back(std::move(decoded));
+    }
+    found->push_back(std::move(text));
+}
+
 // "scheme://user:password@host": marks "password", for every URI in the text. In a
 // message a URI ends at white space; a whole connection string is one URI, and libpq takes
 // everything before an '@' that comes before the first '/' as user info ('?', '#' and spaces
@@ -51,9 +89,7 @@ void mark_uri_passwords(const std::string& s, Marks& marks, std::vector<std::str
         if (at != std::string::npos && at >= auth) {
             std::size_t colon = s.find(':', auth);
             if (colon != std::string::npos && colon < at) {
-                if (found != nullptr) {
-                    found->push_back(s.substr(colon + 1, at - colon - 1));
-                }
+                add_found(found, s.substr(colon + 1, at - colon - 1), true);
                 mark(marks, colon + 1, at);
                 end = at;
             }
@@ -95,6 +131,7 @@ void mark_key_values(const std::string& s, Marks& marks, std::vector<std::string
                 ++v;
             }
             std::size_t end = v;
+            bool in_query = pos > 0 && (s[pos - 1] == '?' || s[pos - 1] == '&');
             if (v < s.size() && s[v] == '\'') {
                 end = v + 1;
                 while (end < s.size() && s[end] != '\'') {
@@ -103,26 +140,29 @@ void mark_key_values(const std::string& s, Marks& marks, std::vector<std::string
                 end = std::min(end + 1, s.size());
             } else {
                 // A libpq value ends at white space; in a URI's query ("?password=x&...") also at
-                // '&'; and at a '"' that closes quoted text (a JSON string) holding the pair:
-                // one after the value's first character, followed by the end, white space or
-                // what follows a string (",}):]"). Any other '"' is part of the value.
-                bool in_query = pos > 0 && (s[pos - 1] == '?' || s[pos - 1] == '&');
-                const char* stops = in_query ? " \t\n\r\v\f&#\"" : " \t\n\r\v\f\"";
-                end = s.find_first_of(stops, v);
-                while (end != std::string::npos && s[end] == '"' && !closes_quote(s, v, end)) {
-                    end = s.find_first_of(stops, end + 1);
+                // '&' (not at '#': libpq knows no fragments, "?password=#x" is "#x"); and at a '"'
+                // that closes quoted text (a JSON string) holding the pair: one after the value's
+                // first character, followed by the end, white space or what follows a string
+                // (",}):]"). Any other '"' is part of the value, and so is a character after a
+                // backslash in libpq's form ("a\ b" is "a b").
+                std::string_view stops = in_query ? " \t\n\r\v\f&\"" : " \t\n\r\v\f\"";
+                while (end < s.size()) {
+                    if (!in_query && s[end] == '\\' && end + 1 < s.size()) {
+                        end += 2;
+                    } else if (stops.find(s[end]) != std::string_view::npos &&
+                               (s[end] != '"' || closes_quote(s, v, end))) {
+                        break;
+                    } else {
+                        ++end;
+                    }
                 }
-                if (end == std::string::npos) {
-                    end = s.size();
-                }
+                end = std::min(end, s.size());
             }
-            if (found != nullptr) {
-                std::string value = s.substr(v, end - v);
-                if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
-                    value = value.substr(1, value.size() - 2);
-                }
-                found->push_back(value);
+            std::string value = s.substr(v, end - v);
+            if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
+                value = value.substr(1, value.size() - 2);
             }
+            add_found(found, std::move(value), in_query);
             mark(marks, v, end);
             pos = std::max(end, pos + key.size());
         }
@@ -144,6 +184,10 @@ void add_secret(std::string_view secret) {
     }
 }
 
+void forget_secrets() {
+    secrets().clear();
+}
+
 namespace {
 
 void mark_occurrences(const std::string& text, const std::string& secret, Marks& marks) {
@@ -152,6 +196,25 @@ void mark_occurrences(const std::string& text, const std::string& secret, Marks&
     }
     for (std::size_t pos = 0; (pos = text.find(secret, pos)) != std::string::npos; ++pos) {
         mark(marks, pos, pos + secret.size());
+    }
+}
+
+// The query of a whole connection URI as libpq reads it: "key=value" parameters between '&',
+// white space included. Marks the values of secret keys.
+void mark_uri_query(const std::string& s, Marks& marks, std::vector<std::string>* found) {
+    std::size_t pos = s.find('?');
+    while (pos != std::string::npos && pos < s.size()) {
+        std::size_t begin = pos + 1;
+        std::size_t end = std::min(s.find('&', begin), s.size());
+        std::size_t eq = s.find('=', begin);
+        if (eq < end) {
+            std::string key = percent_decoded(std::string_view(s.data() + begin, eq - begin));
+            if (std::find(k_secret_keys.begin(), k_secret_keys.end(), key) != k_secret_keys.end()) {
+                add_found(found, s.substr(eq + 1, end - eq - 1), true);
+                mark(marks, eq + 1, end);
+            }
+        }
+        pos = end;
     }
 }
 
@@ -164,6 +227,9 @@ Marks secrets_of(const std::string& text, std::vector<std::string>* found, bool 
     }
     mark_uri_passwords(text, marks, found, whole_uri);
     mark_key_values(text, marks, found);
+    if (whole_uri) {
+        mark_uri_query(text, marks, found);
+    }
     return marks;
 }
 

@@ -9,6 +9,10 @@ namespace bsup::core {
 // it wherever it shows up. Every non-empty secret counts: a short password is still a password.
 void add_secret(std::string_view secret);
 
+// Forgets every secret add_secret() remembered: for fuzz targets, where each input stands alone
+// (and a list that grows with every input would slow each one down).
+void forget_secrets();
+
 // Every text that leaves the process passes through here: messages, logs, JSON, the state file.
 // Removes the secrets given to add_secret(), the password of any URI ("scheme://user:pw@host"),
 // and the values of password=, sslpassword= and token= in key=value and query forms.

@@ -105,6 +105,7 @@ ConnectionSettings resolve(const ConnectionRequest& request,
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    bsup::core::forget_secrets(); // each input on its own
     FuzzedDataProvider in(data, size);
 
     // 1. A password in a known place of a connection string.

@@ -10,6 +10,7 @@
 #include <string>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    bsup::core::forget_secrets(); // each input on its own
     // From argv or the environment: a C string, so up to the first NUL.
     std::string conninfo(reinterpret_cast<const char*>(data), size);
     conninfo.resize(std::min(conninfo.find('\0'), conninfo.size()));

@@ -73,6 +73,9 @@ TEST_CASE("redact: password and token in a query") {
     CHECK_FALSE(contains(password, "qwerty"));
     CHECK(contains(password, "sslmode=disable"));
     CHECK_FALSE(contains(redact("https://h/?password=first"), "first"));
+    // libpq reads no fragment: the value goes on past a '#'.
+    CHECK_FALSE(contains(redact("postgresql://h/app?user=u&password=#s6ret"), "s6ret"));
+    CHECK_FALSE(contains(redact("postgresql://h/app?password=a#b&x=1"), "#b"));
 }
 
 TEST_CASE("redact: text without secrets is unchanged") {
@@ -124,4 +127,22 @@ TEST_CASE("redact_connection: redacts and registers the secrets it finds") {
     CHECK(redact("T0K3N-unit") == "***");
 
     CHECK(core::redact_connection("http://127.0.0.1:8500") == "http://127.0.0.1:8500");
+}
+
+TEST_CASE("redact_connection: a password also as its reader takes it, escapes resolved") {
+    // libpq reads password=a\ b\\c as "a b\c"; a URI's "p%40ss" as "p@ss".
+    std::string kv = core::redact_connection("options=a-b\\c password=a-b\\\\c host=h");
+    CHECK(kv == "options=*** password=*** host=h");
+    CHECK(redact("a-b\\c") == "***");
+    // An escaped white space is part of the value.
+    CHECK(core::redact_connection("password=\\\rn-unit\\ x host=h") == "password=*** host=h");
+    // A whole URI's query runs from '&' to '&', white space included; keys are decoded too.
+    CHECK(core::redact_connection("postgresql://h/db?password=unit two&x=1") ==
+          "postgresql://h/db?password=***&x=1");
+    CHECK(core::redact_connection("postgresql://h/db?pass%77ord=unit-enc") ==
+          "postgresql://h/db?pass%77ord=***");
+    std::string uri =
+        core::redact_connection("postgres://u:unit%40pass@h/db?application_name=unit@pass");
+    CHECK_FALSE(contains(uri, "unit@pass"));
+    CHECK_FALSE(contains(uri, "unit%40pass"));
 }
