@@ -154,9 +154,18 @@ Acquisition Client::acquire(Session& session, const std::string& key, Duration w
     TimePoint deadline = now() + wait;
     Lock lock{key};
     std::string last_holder;
+    bool waited = false;
     for (;;) {
         Acquisition result = lock_once(session, lock, persistent);
-        if (result.acquired || now() >= deadline) {
+        if (result.acquired) {
+            return result;
+        }
+        if (now() >= deadline) {
+            if (waited) {
+                if (std::optional<Semaphore> handed = supervisor().stop_waiting(session, lock)) {
+                    return Acquisition{true, *handed}; // handed over as the wait ran out
+                }
+            }
             return result;
         }
         if (on_blocked && result.semaphore.session_id != last_holder) {
@@ -173,7 +182,8 @@ Acquisition Client::acquire(Session& session, const std::string& key, Duration w
             }
             wake = std::min(wake, renew_at);
         }
-        supervisor().wait_for_change(lock, result.semaphore, wake);
+        supervisor().wait_for_change(session, lock, result.semaphore, wake);
+        waited = true;
     }
 }
 

@@ -2,6 +2,7 @@
 
 #include "core/model.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,8 +58,20 @@ class Supervisor {
     virtual std::vector<Service> services() = 0;
 
     // Blocks until `lock` may have changed from `last` (released, expired, taken by another), or
-    // until `deadline`, whichever comes first; spurious returns are allowed. Used by --wait.
-    virtual void wait_for_change(const Lock& lock, const Semaphore& last, TimePoint deadline) = 0;
+    // until `deadline`, whichever comes first; spurious returns are allowed. Used by --wait, for
+    // `session`. A driver may queue `session` for the key meanwhile: a release then hands the key
+    // to the longest waiting session that still waits, and the next lock() finds it held
+    // (docs/DESIGN.md "Hand-off"). A waiter that gives up calls stop_waiting().
+    virtual void wait_for_change(const Session& session, const Lock& lock, const Semaphore& last,
+                                 TimePoint deadline) = 0;
+
+    // `session` gives up waiting for `lock`: leaves the key's queue, if the driver keeps one.
+    // Returns the key's status when a release handed the key to `session` before it left: it
+    // holds the key then. By default, nothing.
+    virtual std::optional<Semaphore> stop_waiting(const Session& /*session*/,
+                                                  const Lock& /*lock*/) {
+        return std::nullopt;
+    }
 
     // A hint: this process holds `lock` and will release it itself later (bsup run). A driver may
     // get ready now, so that the release, when it comes, takes less time: the next holder waits

@@ -385,8 +385,8 @@ class ConsulSupervisor final : public core::Supervisor {
         return out;
     }
 
-    void wait_for_change(const core::Lock& lock, const core::Semaphore& last,
-                         core::TimePoint deadline) override {
+    void wait_for_change(const core::Session& /*session*/, const core::Lock& lock,
+                         const core::Semaphore& last, core::TimePoint deadline) override {
         // Rate limit, as Consul's docs ask of blocking-query loops.
         core::Duration since = core::now() - m_last_wait;
         if (since < k_min_wait_spacing) {

@@ -86,6 +86,9 @@ granted AS (
     acquired_at = excluded.acquired_at, lock_index = excluded.lock_index
   WHERE (g.session_id, g.acquired_at) IS DISTINCT FROM (excluded.session_id, excluded.acquired_at)
   RETURNING lock_index),
+dequeued AS (
+  DELETE FROM blacksmith_supervisor.bsup_waiters
+  WHERE key = $1::text AND session_id = $2::text AND EXISTS (SELECT 1 FROM acquired)),
 recorded AS ()sql" BSUP_EVENTS_INSERT R"sql(
   SELECT p.key, 'expiry', p.session_id, p.acquirer_name, p.acquirer_address, p.lock_index, NULL
   FROM prev p WHERE p.is_acquired AND p.session_id <> $2::text AND EXISTS (SELECT 1 FROM acquired)
@@ -101,37 +104,109 @@ SELECT a.key, a.key IS NOT NULL, a.session_id, a.acquirer_name, a.acquirer_addre
        (extract(epoch FROM s.expires_at) * 1000)::bigint
 FROM s LEFT JOIN acquired a ON true)sql";
 
+// The advisory lock a waiter holds on its connection while it waits for a key: bsup's class
+// ('bsup' in ASCII) and its ticket, an int4 pair (a space apart from bigint advisory locks such
+// as migrate's).
+#define BSUP_WAITER_LOCK(ticket) "1651733872, (" ticket " % 2147483647)::int"
+
+// Hands each key of the CTE `gone` (key, session_id: the holder that lets it go) to the first
+// session in its queue that still waits: its session lives, it is not the one letting go, and its
+// connection holds its advisory lock (a waiter killed or gone has lost it). A waiter that no
+// longer waits leaves the queue; the heir too. Keys with no heir become free. CTEs: moved (every
+// key let go, with its new holder or NULLs) and handed (the new grants, with their lock_index).
+// clang-format off
+#define BSUP_HAND_OVER(gone)                                                                       \
+    "queue AS ("                                                                                   \
+    "  SELECT w.ticket, w.key, s.id, s.name, s.address,"                                           \
+    "         COALESCE(s.expires_at > now() AND w.session_id IS DISTINCT FROM p.session_id"        \
+    "                  AND NOT pg_try_advisory_xact_lock(" BSUP_WAITER_LOCK("w.ticket") "),"       \
+    "                  false) AS waits"                                                            \
+    "  FROM " gone " p JOIN blacksmith_supervisor.bsup_waiters w ON w.key = p.key"                 \
+    "  LEFT JOIN blacksmith_supervisor.bsup_sessions s ON s.id = w.session_id),"                   \
+    "heirs AS (SELECT DISTINCT ON (key) * FROM queue WHERE waits ORDER BY key, ticket),"           \
+    "moved AS ("                                                                                   \
+    "  UPDATE blacksmith_supervisor.locks u SET"                                                   \
+    "    is_acquired = h.id IS NOT NULL, session_id = h.id,"                                       \
+    "    acquirer_name = h.name, acquirer_address = h.address,"                                    \
+    "    acquired_at = CASE WHEN h.id IS NULL THEN NULL ELSE now() AT TIME ZONE 'UTC' END"         \
+    "  FROM " gone " p LEFT JOIN heirs h ON h.key = p.key"                                         \
+    "  WHERE u.key = p.key AND u.is_acquired AND u.session_id = p.session_id"                      \
+    "  RETURNING u.key, u.session_id, u.acquirer_name, u.acquirer_address, u.acquired_at),"        \
+    "handed AS ("                                                                                  \
+    "  INSERT INTO blacksmith_supervisor.bsup_grants AS g"                                         \
+    "    (key, session_id, acquired_at, lock_index)"                                               \
+    "  SELECT key, session_id, acquired_at, nextval('blacksmith_supervisor.bsup_lock_index')"      \
+    "  FROM moved WHERE session_id IS NOT NULL"                                                    \
+    "  ON CONFLICT (key) DO UPDATE SET session_id = excluded.session_id,"                          \
+    "    acquired_at = excluded.acquired_at, lock_index = excluded.lock_index"                     \
+    "  RETURNING key, lock_index),"                                                                \
+    "dequeued AS ("                                                                                \
+    "  DELETE FROM blacksmith_supervisor.bsup_waiters w USING queue q"                             \
+    "  WHERE w.ticket = q.ticket AND (NOT q.waits OR q.ticket IN ("                                \
+    "    SELECT h.ticket FROM heirs h JOIN moved m ON m.key = h.key AND m.session_id = h.id))),"
+// The grant events of the keys handed over by BSUP_HAND_OVER.
+#define BSUP_HANDED_EVENTS                                                                         \
+    " SELECT m.key, 'grant', m.session_id, m.acquirer_name, m.acquirer_address, h.lock_index,"     \
+    "        NULL"                                                                                 \
+    " FROM moved m JOIN handed h ON h.key = m.key"
+
 // Releases $1 if the session $2 holds it (whoever holds it when NULL), in one statement with the
-// read of who held it, and announces and records the change (a forced break with reason $3).
+// read of who held it: hands it to the first waiter in its queue, else frees it, and announces
+// and records the change (a forced break with reason $3). One commit: the next holder waits for
+// one flush of the write-ahead log, not two.
 constexpr const char* k_release =
     "WITH prev AS (" BSUP_STATUS_SELECT " WHERE l.key = $1::text FOR UPDATE OF l),"
-    " released AS (UPDATE blacksmith_supervisor.locks u " BSUP_RELEASE_SET
-    " FROM prev p WHERE u.key = p.key AND p.held"
-    " AND ($2::text IS NULL OR p.session_id = $2::text) RETURNING u.key),"
-    " recorded AS (" BSUP_EVENTS_INSERT
-    " SELECT p.key, CASE WHEN $2::text IS NULL THEN 'force' ELSE 'release' END,"
-    " p.session_id, p.acquirer_name, p.acquirer_address, p.lock_index, $3::text"
-    " FROM prev p WHERE EXISTS (SELECT 1 FROM released) RETURNING id), " BSUP_HISTORY_TRIM(
-        "recorded") " SELECT p.*, (SELECT count(*) FROM (SELECT "
-                    "pg_notify('blacksmith_supervisor', key)"
-                    " FROM released) n) > 0 FROM prev p";
+    "gone AS ("
+    "  SELECT * FROM prev p WHERE p.held AND ($2::text IS NULL OR p.session_id = $2::text)),"
+    BSUP_HAND_OVER("gone")
+    "recorded AS (" BSUP_EVENTS_INSERT
+    "  SELECT p.key, CASE WHEN $2::text IS NULL THEN 'force' ELSE 'release' END,"
+    "         p.session_id, p.acquirer_name, p.acquirer_address, p.lock_index, $3::text"
+    "  FROM gone p"
+    "  UNION ALL" BSUP_HANDED_EVENTS
+    "  RETURNING id),"
+    BSUP_HISTORY_TRIM("recorded")
+    " SELECT p.*, (SELECT count(*) FROM ("
+    "   SELECT pg_notify('blacksmith_supervisor', key) FROM moved) n) > 0"
+    " FROM prev p";
+// clang-format on
 
-// Ends the session $1: releases its keys (announced when it was alive) and records it.
+// Ends the session $1: hands its keys over or frees them (announced), and records it. The third
+// column says whether the session was alive (its keys released, not lapsed).
 constexpr const char* k_shutdown = R"sql(
 WITH ended AS (
   DELETE FROM blacksmith_supervisor.bsup_sessions WHERE id = $1::text
   RETURNING expires_at > now() AS alive),
-released AS (
-  UPDATE blacksmith_supervisor.locks )sql" BSUP_RELEASE_SET R"sql(
-  WHERE is_acquired AND session_id = $1::text RETURNING key),
-recorded AS ()sql" BSUP_EVENTS_INSERT R"sql(
-  SELECT o.key, CASE WHEN EXISTS (SELECT 1 FROM ended WHERE alive) THEN 'release' ELSE 'expiry' END,
-         o.session_id, o.acquirer_name, o.acquirer_address, g.lock_index, NULL
+gone AS (
+  SELECT o.key, o.session_id, o.acquirer_name, o.acquirer_address, g.lock_index
   FROM blacksmith_supervisor.locks o )sql" BSUP_GRANT_OF("o") R"sql(
-  WHERE o.key IN (SELECT key FROM released) ORDER BY o.key RETURNING id),
+  WHERE o.is_acquired AND o.session_id = $1::text FOR UPDATE OF o),
+)sql" BSUP_HAND_OVER("gone") R"sql(
+recorded AS ()sql" BSUP_EVENTS_INSERT R"sql(
+  SELECT * FROM (
+    SELECT p.key,
+           CASE WHEN EXISTS (SELECT 1 FROM ended WHERE alive) THEN 'release' ELSE 'expiry' END,
+           p.session_id, p.acquirer_name, p.acquirer_address, p.lock_index, NULL
+    FROM gone p ORDER BY p.key) r
+  UNION ALL )sql" BSUP_HANDED_EVENTS R"sql(
+  RETURNING id),
 )sql" BSUP_HISTORY_TRIM("recorded") R"sql(
-SELECT r.key, pg_notify('blacksmith_supervisor', r.key)
-FROM released r WHERE EXISTS (SELECT 1 FROM ended WHERE alive) ORDER BY r.key)sql";
+SELECT m.key, pg_notify('blacksmith_supervisor', m.key), EXISTS (SELECT 1 FROM ended WHERE alive)
+FROM moved m ORDER BY m.key)sql";
+
+// Queues the session $2 for the key $1 and takes the waiter's advisory lock on this connection.
+constexpr const char* k_enqueue =
+    "INSERT INTO blacksmith_supervisor.bsup_waiters (key, session_id) VALUES ($1::text, $2::text)"
+    " RETURNING ticket, pg_advisory_lock(" BSUP_WAITER_LOCK("ticket") ")";
+
+// Takes the ticket $2 out of the queue of the key $1 and lets go of its advisory lock, after
+// any release that is handing the key over at this moment has committed (the row lock).
+constexpr const char* k_leave_queue =
+    "WITH left_queue AS (DELETE FROM blacksmith_supervisor.bsup_waiters WHERE ticket = $2::bigint)"
+    " SELECT pg_advisory_unlock(" BSUP_WAITER_LOCK(
+        "$2::bigint") ") FROM ("
+                      "   SELECT 1 FROM blacksmith_supervisor.locks WHERE key = $1::text FOR "
+                      "UPDATE) l";
 
 constexpr const char* k_status = BSUP_STATUS_SELECT " WHERE l.key = $1::text";
 
@@ -176,9 +251,10 @@ class PostgresSupervisor final : public core::Supervisor {
 
     core::Session init(const std::string& session_id,
                        const core::SessionRequest& request) override {
-        // Starts the session and, in the same statement, forgets lapsed sessions and frees their
-        // locks, so that the tables stay small (correctness never depends on it), recording the
-        // expiry of those locks (`o` reads the rows as they were before the statement).
+        // Starts the session and, in the same statement, forgets lapsed sessions, frees their
+        // locks and drops their places in queues, so that the tables stay small (correctness
+        // never depends on it), recording the expiry of those locks (`o` reads the rows as they
+        // were before the statement).
         constexpr const char* sql = R"sql(
 WITH lapsed AS (
   DELETE FROM blacksmith_supervisor.bsup_sessions WHERE id IN (
@@ -188,6 +264,8 @@ WITH lapsed AS (
 freed AS (
   UPDATE blacksmith_supervisor.locks )sql" BSUP_RELEASE_SET R"sql(
   WHERE is_acquired AND session_id IN (SELECT id FROM lapsed) RETURNING key),
+unqueued AS (
+  DELETE FROM blacksmith_supervisor.bsup_waiters WHERE session_id IN (SELECT id FROM lapsed)),
 expired AS ()sql" BSUP_EVENTS_INSERT R"sql(
   SELECT o.key, 'expiry', o.session_id, o.acquirer_name, o.acquirer_address, g.lock_index, NULL
   FROM blacksmith_supervisor.locks o )sql" BSUP_GRANT_OF("o") R"sql(
@@ -218,18 +296,32 @@ RETURNING (extract(epoch FROM created_at) * 1000)::bigint,
         Result r = run(k_shutdown, {session.id});
         std::vector<std::string> released;
         for (int i = 0; i < r.rows(); ++i) {
-            released.push_back(r.text(i, 0));
+            if (r.boolean(i, 2)) {
+                released.push_back(r.text(i, 0));
+            }
         }
         return released;
     }
 
     core::Acquisition lock(const core::Session& session, const core::Lock& lock) override {
+        if (queued(session, lock)) {
+            // A release may have handed the key to this waiter: then it holds it already, and
+            // reading says so without a write.
+            core::Semaphore now_status = status(lock);
+            if (now_status.is_acquired.value_or(false) && now_status.session_id == session.id) {
+                m_queued.reset();
+                return core::Acquisition{true, now_status};
+            }
+        }
         Result r = run(k_acquire, {lock.key, session.id});
         if (r.rows() == 0) {
             throw core::SessionGone(session.id);
         }
         if (!r.boolean(0, 1)) {
             return core::Acquisition{false, status(lock)};
+        }
+        if (queued(session, lock)) {
+            m_queued.reset(); // the statement took this waiter out of the queue
         }
         return core::Acquisition{true, read_semaphore(r, 0)};
     }
@@ -323,8 +415,8 @@ ORDER BY name, service_id)sql");
         return out;
     }
 
-    void wait_for_change(const core::Lock& lock, const core::Semaphore& last,
-                         core::TimePoint deadline) override {
+    void wait_for_change(const core::Session& session, const core::Lock& lock,
+                         const core::Semaphore& last, core::TimePoint deadline) override {
         // Never past the holder's expiry: a lapsed holder frees the key without a notification.
         core::TimePoint until = deadline;
         if (last.expires_at && *last.expires_at < until) {
@@ -338,13 +430,21 @@ ORDER BY name, service_id)sql");
             return;
         }
         if (!m_listening) {
-            conn.script(std::string("LISTEN ") + k_channel);
+            // Keepalives: the server notices a waiter's machine that died within ~20 s and ends
+            // its connection, which lets go of its place in the queue (k_enqueue).
+            conn.script(std::string("LISTEN ") + k_channel +
+                        "; SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 2;"
+                        " SET tcp_keepalives_count = 4");
             m_listening = true;
             // The attempt after a notification is the hand-off: have it parsed and planned now.
             conn.keep_prepared();
             conn.prepare(k_acquire, 2);
             conn.prepare(k_status, 1);
-            // The holder may have released between the failed attempt and LISTEN.
+        }
+        if (!queued(session, lock)) {
+            Result r = run(k_enqueue, {lock.key, session.id});
+            m_queued = Queued{lock.key, session.id, r.text(0, 0)};
+            // The holder may have released between the failed attempt and the queueing.
             core::Semaphore now_status = status(lock);
             if (now_status.is_acquired != last.is_acquired ||
                 now_status.session_id != last.session_id) {
@@ -369,6 +469,20 @@ ORDER BY name, service_id)sql");
                 return;
             }
         }
+    }
+
+    std::optional<core::Semaphore> stop_waiting(const core::Session& session,
+                                                const core::Lock& lock) override {
+        if (!queued(session, lock)) {
+            return std::nullopt;
+        }
+        run(k_leave_queue, {lock.key, m_queued->ticket});
+        m_queued.reset();
+        core::Semaphore now_status = status(lock);
+        if (now_status.is_acquired.value_or(false) && now_status.session_id == session.id) {
+            return now_status;
+        }
+        return std::nullopt;
     }
 
     void expect_release(const core::Lock& /*lock*/) override {
@@ -443,8 +557,20 @@ ORDER BY name, service_id)sql");
         return out;
     }
 
+    // Whether `session` waits in the queue of `lock` (k_enqueue).
+    bool queued(const core::Session& session, const core::Lock& lock) const {
+        return m_queued && m_queued->key == lock.key && m_queued->session_id == session.id;
+    }
+
+    struct Queued {
+        std::string key;
+        std::string session_id;
+        std::string ticket;
+    };
+
     std::string m_connection;
     core::Duration m_timeout;
+    std::optional<Queued> m_queued;
     std::unique_ptr<Connection> m_db;
     std::optional<bool> m_behind_pooler;
     bool m_listening = false;

@@ -69,6 +69,18 @@ CREATE TABLE IF NOT EXISTS blacksmith_supervisor.bsup_events (
 );
 CREATE INDEX IF NOT EXISTS bsup_events_key ON blacksmith_supervisor.bsup_events (key, id);
 )sql",
+    // 3: the sessions waiting for a key (--wait), in the order they came; a release hands the key
+    //    to the first one that still waits (docs/DESIGN.md "Hand-off"). A waiter holds the advisory
+    //    lock (bsup's class, ticket) on its connection while it waits.
+    R"sql(
+CREATE TABLE IF NOT EXISTS blacksmith_supervisor.bsup_waiters (
+  ticket BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  key TEXT NOT NULL,
+  session_id VARCHAR(27) NOT NULL,
+  queued_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS bsup_waiters_key ON blacksmith_supervisor.bsup_waiters (key, ticket);
+)sql",
 };
 
 constexpr int k_version = static_cast<int>(std::size(k_steps));

@@ -276,8 +276,8 @@ class SqliteSupervisor final : public core::Supervisor {
         return out;
     }
 
-    void wait_for_change(const core::Lock& /*lock*/, const core::Semaphore& last,
-                         core::TimePoint deadline) override {
+    void wait_for_change(const core::Session& /*session*/, const core::Lock& /*lock*/,
+                         const core::Semaphore& last, core::TimePoint deadline) override {
         // SQLite has no notifications, but every commit writes the database's files, which
         // inotify reports at once (ChangeWatch); never past the holder's expiry, so a lapsed
         // holder is noticed at once. Between events the waits grow from 1 ms to 100 ms: a wake-up

@@ -314,7 +314,7 @@ TEST_CASE("sqlite: wait_for_change returns by the deadline") {
     // Spurious returns are allowed: loop as the client does, bounded by the deadline.
     int calls = 0;
     while (core::now() < deadline && calls < 10'000) {
-        sup->wait_for_change(k_key, got.semaphore, deadline);
+        sup->wait_for_change(a, k_key, got.semaphore, deadline);
         ++calls;
     }
     CHECK(core::now() >= deadline);

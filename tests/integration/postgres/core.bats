@@ -186,16 +186,24 @@ setup() { pg_setup; }
   pg "alter system reset log_min_duration_statement" && pg "select pg_reload_conf()" >/dev/null
   [ "$status" -eq 0 ]
   tail -n "+$from" "$log" >"$BATS_TEST_TMPDIR/statements.log"
-  # The release (WITH prev AS ...) and the waiter's acquisition (on the line after: WITH s AS ...).
+  # The release (WITH prev AS ...), which hands the key over, and the waiter's read that finds
+  # the key its own (SELECT l.key ...).
   released=$(grep -c 'execute bsup_[0-9]*: WITH prev AS' "$BATS_TEST_TMPDIR/statements.log" || true)
-  acquired=$(grep -A1 'execute bsup_[0-9]*: *$' "$BATS_TEST_TMPDIR/statements.log" |
-    grep -c '^[[:space:]]*WITH s AS' || true)
+  acquired=$(grep -c 'execute bsup_[0-9]*: SELECT l.key' "$BATS_TEST_TMPDIR/statements.log" || true)
   named=$(grep -c '\(parse\|execute\) bsup_' "$BATS_TEST_TMPDIR/statements.log" || true)
   echo "prepared: release $released, acquisition $acquired, named statements $named"
+  # Handed over in the release's transaction: the grant has the release's time. Behind
+  # PgBouncer there is no queue: the waiter takes the key in a transaction of its own.
+  # Events: a's grant, a's release, b's grant, b's release (printed for a failure's report).
+  pg "select event, session_id, at from blacksmith_supervisor.bsup_events where key = '$k' order by id"
+  [ "$(pg "select count(*) from blacksmith_supervisor.bsup_events where key = '$k'")" -eq 4 ]
+  run pg "select count(distinct at) from blacksmith_supervisor.bsup_events where key = '$k'"
   if [[ $BSUP_PG_URL == *":$BSUP_PG_PORT/"* ]]; then
     [ "$released" -ge 1 ] && [ "$acquired" -ge 1 ]
+    [ "$output" -eq 3 ] # a's release and b's grant: one transaction
   else
     [ "$named" -eq 0 ] # PgBouncer in transaction mode: unnamed statements only
+    [ "$output" -eq 4 ]
   fi
 }
 

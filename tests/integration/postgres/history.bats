@@ -88,14 +88,16 @@ expiry $a" ]
   echo "$output" | jq -e '[.events[].event] == ["release", "grant"]'
 }
 
-@test "a schema of version 1 gains the events table on first use, and keeps its locks" {
+@test "a schema of version 1 gains the events and waiters tables on first use, keeps its locks" {
   pg "drop database if exists old" && pg "create database old"
   url="postgresql://postgres@127.0.0.1:$BSUP_PG_PORT/old"
   bsup_as a --connection "$url" lock k
-  PGDB=old pg "drop table blacksmith_supervisor.bsup_events; delete from blacksmith_supervisor.bsup_schema_version where version = 2"
+  PGDB=old pg "drop table blacksmith_supervisor.bsup_events; drop table blacksmith_supervisor.bsup_waiters;
+    delete from blacksmith_supervisor.bsup_schema_version where version >= 2"
   run bsup_as a --connection "$url" unlock k
   [ "$status" -eq 0 ]
-  [ "$(PGDB=old pg "select max(version) from blacksmith_supervisor.bsup_schema_version")" = 2 ]
+  [ "$(PGDB=old pg "select max(version) from blacksmith_supervisor.bsup_schema_version")" = 3 ]
+  [ "$(PGDB=old pg "select count(*) from blacksmith_supervisor.bsup_waiters")" = 0 ]
   bsup --connection "$url" history k --json | jq -e '[.events[].event] == ["release"]'
 }
 

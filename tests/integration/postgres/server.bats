@@ -90,7 +90,7 @@ teardown() {
   wait
   for i in $(seq 1 50); do [ "$(cat "$BATS_TEST_TMPDIR/rc-$i")" = 0 ]; done
   [ "$(PGDB=fresh pg "select count(*) from blacksmith_supervisor.locks where is_acquired")" = 50 ]
-  [ "$(PGDB=fresh pg "select max(version) from blacksmith_supervisor.bsup_schema_version")" = 2 ]
+  [ "$(PGDB=fresh pg "select max(version) from blacksmith_supervisor.bsup_schema_version")" = 3 ]
 }
 
 @test "every libpq form: key=value, PG* variables, POSTGRES_SUPERVISOR_URL, DATABASE_URL" {
