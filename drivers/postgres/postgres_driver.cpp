@@ -90,11 +90,14 @@ class PostgresSupervisor final : public core::Supervisor {
     core::Acquisition lock(const core::Session& session, const core::Lock& lock) override {
         if (queued(session, lock)) {
             // A release may have handed the key to this waiter: then it holds it already, and
-            // reading says so without a write.
+            // reading says so without a write. Handed to another waiter, or held still: this one
+            // stays in the queue, and writes nothing either.
             core::Semaphore now_status = status(lock);
-            if (now_status.is_acquired.value_or(false) && now_status.session_id == session.id) {
-                m_queued.reset();
-                return core::Acquisition{true, now_status};
+            if (now_status.is_acquired.value_or(false)) {
+                if (now_status.session_id == session.id) {
+                    m_queued.reset();
+                }
+                return core::Acquisition{now_status.session_id == session.id, now_status};
             }
         }
         Result r =
