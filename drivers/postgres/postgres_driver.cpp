@@ -88,27 +88,28 @@ class PostgresSupervisor final : public core::Supervisor {
     }
 
     core::Acquisition lock(const core::Session& session, const core::Lock& lock) override {
-        if (queued(session, lock)) {
+        bool in_queue = queued(session, lock);
+        if (in_queue) {
             // A release may have handed the key to this waiter: then it holds it already, and
             // reading says so without a write. Handed to another waiter, or held still: this one
             // stays in the queue, and writes nothing either.
             core::Semaphore now_status = status(lock);
             if (now_status.is_acquired.value_or(false)) {
-                if (now_status.session_id == session.id) {
+                bool mine = now_status.session_id == session.id;
+                if (mine) {
                     m_queued.reset();
                 }
-                return core::Acquisition{now_status.session_id == session.id, now_status};
+                return core::Acquisition{mine, now_status};
             }
         }
-        Result r =
-            run(queued(session, lock) ? k_acquire_queued : k_acquire, {lock.key, session.id});
+        Result r = run(in_queue ? k_acquire_queued : k_acquire, {lock.key, session.id});
         if (r.rows() == 0) {
             throw core::SessionGone(session.id);
         }
         if (!r.boolean(0, 1)) {
             return core::Acquisition{false, status(lock)};
         }
-        if (queued(session, lock)) {
+        if (in_queue) {
             m_queued.reset(); // the statement took this waiter out of the queue
         }
         return core::Acquisition{true, read_semaphore(r, 0)};

@@ -130,33 +130,37 @@ until_held_by() {
   [ "${lines[1]}" = "force|stuck" ]
 }
 
-# Queues session $2 for key $1 as bsup does, from psql, which holds the entry's advisory lock
-# for 60 s (in the background).
+# Registers a session for `who` and queues it for key $1 as bsup does, from psql, which holds
+# the entry's advisory lock for 60 s (in the background); returns once the entry is there.
 queue_from_psql() {
+  local k=$1 who=$2
+  bsup_as "$who" register --ttl 10m
   psql -X -q -h 127.0.0.1 -p "$BSUP_PG_PORT" -U postgres -d postgres >/dev/null <<SQL &
 WITH t AS (INSERT INTO blacksmith_supervisor.bsup_waiters (key, session_id)
-           VALUES ('$1', '$2') RETURNING ticket)
+           VALUES ('$k', '$(session_of "$who")') RETURNING ticket)
 SELECT pg_advisory_lock(1651733872, (ticket % 2147483647)::int) FROM t;
 SELECT pg_sleep(60);
 SQL
+  until_queued "$k" 1
+}
+
+# Makes the session of `who` lapse, on the server's clock.
+lapse() {
+  pg "update blacksmith_supervisor.bsup_sessions set expires_at = now() - interval '1 second'
+      where id = '$(session_of "$1")'"
 }
 
 @test "an entry counts while its connection holds the advisory lock and its session lives" {
   k=$(key)
   bsup_as a lock "$k"
-  bsup_as b register --ttl 10m
-  queue_from_psql "$k" "$(session_of b)"
-  until_queued "$k" 1
+  queue_from_psql "$k" b
   bsup_as a unlock "$k"
   [ "$(holder "$k")" = "$(session_of b)" ]
   # The same with the waiter's session lapsed: passed over, and the key goes free.
   bsup_as b unlock "$k"
   bsup_as a lock "$k"
-  bsup_as c register --ttl 10m
-  queue_from_psql "$k" "$(session_of c)"
-  until_queued "$k" 1
-  pg "update blacksmith_supervisor.bsup_sessions set expires_at = now() - interval '1 second'
-      where id = '$(session_of c)'"
+  queue_from_psql "$k" c
+  lapse c
   bsup_as a unlock "$k"
   [ "$(holder "$k")" = "-" ]
   [ "$(queued "$k")" -eq 0 ]
@@ -165,11 +169,8 @@ SQL
 @test "a new session drops the places of lapsed sessions from every queue" {
   k=$(key)
   bsup_as a lock "$k"
-  bsup_as b register --ttl 10m
-  queue_from_psql "$k" "$(session_of b)"
-  until_queued "$k" 1
-  pg "update blacksmith_supervisor.bsup_sessions set expires_at = now() - interval '1 second'
-      where id = '$(session_of b)'"
+  queue_from_psql "$k" b
+  lapse b
   bsup_as c register
   [ "$(queued "$k")" -eq 0 ]
   [ "$(holder "$k")" = "$(session_of a)" ]
